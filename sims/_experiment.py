@@ -1,0 +1,193 @@
+"""The experiment contract: configs with presets, claims, and the registry.
+
+An experiment module (``sims/<paper>.py``) defines a :class:`Config` subclass (a frozen dataclass with
+``PRESETS`` for ``quick`` / ``default`` / ``paper``) and an :class:`Experiment` subclass, and calls
+:func:`register` on an instance at import time. ``sims/__init__.py`` imports every experiment module,
+so ``python -m sims list`` sees them all.
+
+The runner (``sims._runner``) gives :meth:`Experiment.run` a :class:`RunContext`: the run directory,
+the executor, progress, and :meth:`RunContext.sweep`, which evaluates ``fn(config, seeds)`` for each
+configuration, reusing the seeds an interrupted run already finished.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+__all__ = ["Claim", "Config", "Experiment", "RunContext", "register", "registry", "get", "SCALES"]
+
+SCALES = ("quick", "default", "paper")
+
+
+def _jsonable(x):
+    """Plain-JSON version of numbers, arrays and nested containers."""
+    try:
+        import numpy as np
+
+        if isinstance(x, np.ndarray):
+            return _jsonable(x.tolist())
+        if isinstance(x, np.generic):
+            return _jsonable(x.item())
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(x, float):
+        return x if math.isfinite(x) else str(x)
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    return x
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A theory prediction checked against a measurement.
+
+    Attributes:
+        id: stable identifier, ``"<experiment>.<short-name>"``.
+        statement: the claim in words (what the paper predicts).
+        predicted: the predicted value (number, list, or a short string such as ``"A before B"``).
+        measured: the measured value, same kind as ``predicted``.
+        tolerance: the allowed discrepancy, a number or a description (``"sign"``, ``"order"``).
+        holds: whether the measurement agrees with the prediction within the tolerance.
+        details: anything else worth keeping (per-seed values, spreads, units).
+    """
+
+    id: str
+    statement: str
+    predicted: Any
+    measured: Any
+    tolerance: Any
+    holds: bool
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.holds, bool):
+            object.__setattr__(self, "holds", bool(self.holds))
+
+    def to_dict(self) -> dict:
+        return _jsonable(dataclasses.asdict(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of experiment configurations: a frozen dataclass plus named presets.
+
+    Subclasses add fields with defaults equal to the ``default`` scale and set ``PRESETS`` to a dict
+    ``scale -> {field: value}`` of overrides; :meth:`preset` builds one.
+    """
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "default": {}, "paper": {}}
+
+    @classmethod
+    def preset(cls, scale: str = "default", **overrides) -> "Config":
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(overrides) - fields)
+        if bad:
+            raise ValueError(f"unknown config field(s) {bad} for {cls.__name__}; fields: {sorted(fields)}")
+        kw = dict(cls.PRESETS.get(scale, {}))
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        return _jsonable(dataclasses.asdict(self))
+
+
+class RunContext(Protocol):
+    """What the runner hands to :meth:`Experiment.run` (implemented in ``sims._runner``)."""
+
+    out: Any  # pathlib.Path of the run directory
+    seeds: Sequence[int]
+    scale: str
+
+    def sweep(
+        self,
+        fn: Callable[[Any, Sequence[int]], Sequence[Any]],
+        configs: Mapping[str, Any],
+        seeds: Sequence[int] | None = None,
+        *,
+        desc: str = "",
+    ) -> dict[str, list[Any]]:
+        """``{key: [fn(configs[key], [seed])... per seed]}``: ``fn(cfg, seeds)`` returns one result per
+        seed (a pytree of numpy arrays / floats), is called once per configuration with the seeds not
+        yet stored, through the executor; each seed's result is stored atomically as it arrives and
+        reused on a re-run. ``fn`` must be a picklable module-level function for a Dask executor."""
+        ...
+
+    def progress(self, iterable, *, desc: str = "", total: int | None = None):
+        """Wrap an iterable with a progress bar (tqdm), silent when not interactive."""
+        ...
+
+    def log(self, msg: str) -> None: ...
+
+
+class Experiment(abc.ABC):
+    """One paper's reproduction: run, claims, plots.
+
+    Subclasses set ``name`` (CLI name), ``paper`` (short citation), ``description`` and
+    ``config_cls``, and implement the three methods.
+    """
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_cls: ClassVar[type[Config]]
+
+    @abc.abstractmethod
+    def run(self, config: Config, ctx: RunContext) -> dict[str, Any]:
+        """Compute everything (theory curves and experiments). Returns a dict of numpy arrays /
+        numbers / nested dicts that the runner saves as ``results.npz``/``results.json``."""
+
+    @abc.abstractmethod
+    def claims(self, config: Config, results: Mapping[str, Any]) -> list[Claim]:
+        """Predicted against measured, from ``results`` alone (so claims can be recomputed)."""
+
+    @abc.abstractmethod
+    def plots(self, config: Config, results: Mapping[str, Any], outdir) -> list:
+        """Write figures (PNG and PDF, through ``sims._plotting.save``) into ``outdir``; return the
+        paths of the PNGs."""
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(exp: Experiment) -> Experiment:
+    """Add an experiment instance to the registry (idempotent for the same class)."""
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp must be an Experiment instance, got {type(exp).__name__}")
+    prev = _REGISTRY.get(exp.name)
+    if prev is not None and type(prev) is not type(exp):
+        raise ValueError(f"experiment name {exp.name!r} registered twice ({type(prev).__name__}, {type(exp).__name__})")
+    _REGISTRY[exp.name] = exp
+    return exp
+
+
+def _discover() -> None:
+    """Import every public module of ``sims`` (each experiment module registers itself)."""
+    import importlib
+    import pkgutil
+
+    import sims
+
+    for m in pkgutil.iter_modules(sims.__path__):
+        if not m.name.startswith("_"):
+            importlib.import_module(f"sims.{m.name}")
+
+
+def registry() -> dict[str, Experiment]:
+    """Registered experiments by name (every public ``sims`` module is imported first)."""
+    _discover()
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> Experiment:
+    _discover()
+    if name not in _REGISTRY:
+        raise ValueError(f"experiment: unknown name {name!r}; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
