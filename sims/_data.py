@@ -1,0 +1,126 @@
+"""Datasets and data generators shared by the experiments.
+
+* :func:`digits`: scikit-learn's 8x8 digits (ships with scikit-learn, no download), split and scaled.
+* :func:`static_views`, :func:`temporal_pairs`: the two linear generative models of the JEPA vs MAE
+  reference (Littwin et al. 2024, reconstruction tagged [derived] in the reference note), with
+  per-feature (lambda, rho) chosen by the caller; :func:`moments` turns samples into the empirical
+  second moments that a quadratic loss depends on.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["digits", "static_views", "temporal_pairs", "moments", "static_noise_for", "temporal_params_for"]
+
+
+def digits(*, test_fraction: float = 0.25, seed: int = 0, standardize: bool = True):
+    """scikit-learn's digits (1797 images of 8x8 pixels, labels 0-9), as float32 arrays.
+
+    Args:
+        test_fraction: fraction held out, stratified by label, in (0, 1).
+        seed: seed of the split.
+        standardize: scale pixels to zero mean / unit variance with the *training* statistics
+            (constant pixels are left at zero).
+
+    Returns:
+        ``(x_train, y_train, x_test, y_test)``; x of shape ``(n, 64)`` float32, y int32.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    ds = load_digits()
+    x = ds.data.astype(np.float64)
+    y = ds.target.astype(np.int32)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
+    if standardize:
+        mu, sd = xtr.mean(0), xtr.std(0)
+        sd = np.where(sd > 0, sd, 1.0)
+        xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+    return xtr.astype(np.float32), ytr, xte.astype(np.float32), yte
+
+
+def _check_features(lam, rho, *, rho_max: float | None) -> tuple[np.ndarray, np.ndarray]:
+    lam = np.atleast_1d(np.asarray(lam, dtype=float))
+    rho = np.atleast_1d(np.asarray(rho, dtype=float))
+    if lam.shape != rho.shape or lam.ndim != 1:
+        raise ValueError(f"lam and rho must be 1-D of equal length, got shapes {lam.shape}, {rho.shape}")
+    if np.any(lam <= 0) or not np.all(np.isfinite(lam)):
+        raise ValueError(f"lam must be finite and > 0, got {lam}")
+    if np.any(rho <= 0) or (rho_max is not None and np.any(rho > rho_max)):
+        raise ValueError(f"rho must lie in (0, {rho_max}] for this generator, got {rho}")
+    return lam, rho
+
+
+def static_noise_for(lam, rho) -> tuple[np.ndarray, np.ndarray]:
+    r"""Signal and noise variances of the static-views model that give the requested (lambda, rho).
+
+    Static views: :math:`x = z + \xi,\ y = z + \xi'` with :math:`z_i \sim N(0, s_i)` and independent
+    noises of variance :math:`n_i`: :math:`\lambda_i = s_i`, :math:`\sigma_i^2 = s_i + n_i`,
+    :math:`\rho_i = s_i/(s_i+n_i) \in (0, 1]`. Hence :math:`s = \lambda`, :math:`n = \lambda(1/\rho - 1)`.
+
+    Raises:
+        ValueError: lambda <= 0, or rho outside (0, 1].
+    """
+    lam, rho = _check_features(lam, rho, rho_max=1.0)
+    return lam, lam * (1.0 / rho - 1.0)
+
+
+def temporal_params_for(lam, rho) -> tuple[np.ndarray, np.ndarray]:
+    r"""Persistence and stationary variance of the temporal model for the requested (lambda, rho).
+
+    Temporal: :math:`x = z_t,\ y = z_{t+1}`, :math:`z_{t+1} = \gamma z_t + \xi` stationary with
+    variance :math:`v`: :math:`\Sigma_{yx} = \gamma v`, :math:`\Sigma_{xx} = v`, so
+    :math:`\rho = \gamma`, :math:`\lambda = \gamma v`, i.e. :math:`\gamma = \rho,\ v = \lambda/\rho`.
+
+    Raises:
+        ValueError: lambda <= 0, or rho outside (0, 1).
+    """
+    lam, rho = _check_features(lam, rho, rho_max=1.0)
+    if np.any(rho >= 1.0):
+        raise ValueError(f"rho must be < 1 for a stationary temporal model, got {rho}")
+    return rho, lam / rho
+
+
+def static_views(lam, rho, n: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Sample ``n`` pairs of the static-views model with per-feature ``(lam, rho)`` (see
+    :func:`static_noise_for`). Returns ``(x, y)`` each ``(n, d)`` float32."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    sig, noise = static_noise_for(lam, rho)
+    k1, k2, k3 = jax.random.split(key, 3)
+    d = sig.size
+    z = jax.random.normal(k1, (n, d)) * jnp.sqrt(sig)
+    x = z + jax.random.normal(k2, (n, d)) * jnp.sqrt(noise)
+    y = z + jax.random.normal(k3, (n, d)) * jnp.sqrt(noise)
+    return x, y
+
+
+def temporal_pairs(lam, rho, n: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Sample ``n`` consecutive pairs ``(z_t, z_{t+1})`` of the stationary temporal model (see
+    :func:`temporal_params_for`); ``z_t`` drawn from the stationary law. Returns ``(x, y)``."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    gamma, v = temporal_params_for(lam, rho)
+    k1, k2 = jax.random.split(key)
+    d = gamma.size
+    x = jax.random.normal(k1, (n, d)) * jnp.sqrt(v)
+    y = gamma * x + jax.random.normal(k2, (n, d)) * jnp.sqrt(v * (1.0 - gamma**2))
+    return x, y
+
+
+def moments(x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+    r"""Empirical second moments :math:`\hat\Sigma_{xx} = X^\top X/n`, :math:`\hat\Sigma_{yx} = Y^\top X/n`,
+    :math:`\hat\Sigma_{yy} = Y^\top Y/n` (uncentred, as in the loss :math:`\tfrac12\hat{\mathbb E}\|\cdot\|^2`).
+
+    A quadratic loss of a linear model depends on a sample only through these, so full-batch
+    gradient descent on the sample equals gradient descent on the moments, at ``O(d^2)`` per step.
+    """
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"x and y must be (n, d) of equal shape, got {x.shape}, {y.shape}")
+    n = x.shape[0]
+    return {"sxx": x.T @ x / n, "syx": y.T @ x / n, "syy": y.T @ y / n}
