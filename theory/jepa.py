@@ -1,0 +1,541 @@
+r"""JEPA vs MAE in deep linear networks: per-mode gradient flow, hitting times, learning order.
+
+Littwin, Saremi, Advani, Thilak, Nakkiran, Huang, Susskind (2024), "How JEPA Avoids Noisy Features:
+The Implicit Bias of Deep Linear Self Distillation Networks", arXiv:2407.03475 (NeurIPS 2024).
+
+**Objectives.** A depth-:math:`L` linear encoder :math:`\bar W = W_L\cdots W_1` and a linear
+predictor (JEPA) or decoder (MAE) :math:`V`:
+
+.. math::
+    \mathcal L_{\rm JEPA} = \tfrac12\mathbb E\|V\bar W x - \mathrm{SG}(\bar W y)\|^2,\qquad
+    \mathcal L_{\rm MAE}  = \tfrac12\mathbb E\|V\bar W x - y\|^2 .
+
+**Conventions** (documented because the paper's PDF was not available; reference note §2):
+in the common eigenbasis :math:`\Sigma_{xx} = \mathrm{diag}(\sigma_i^2)`,
+:math:`\Sigma_{yx} = \mathbb E[yx^\top] = \mathrm{diag}(\lambda_i)`; :math:`\lambda` ("covariance",
+symbol ``lam``) is the eigenvalue of :math:`\Sigma_{yx}`, :math:`\sigma^2` that of :math:`\Sigma_{xx}`, and
+:math:`\rho = \lambda/\sigma^2` (symbol ``rho``) the regression coefficient ("influence"). Every
+formula here is written in ``lam`` and ``rho`` (:math:`\sigma^2 = \lambda/\rho`).
+
+**Time.** Gradient-flow time with a unit learning rate on every factor (default ``time_scale=1``), so
+:math:`d\bar w/dt` carries the factor :math:`L`. ``time_scale="L"`` reports times in the other
+convention found in the literature (per-layer learning rate :math:`1/L`, as in the third-party Lean
+transcription of Theorem 4.5): every time is multiplied by exactly :math:`L`.
+
+**Derivation.** The per-mode ODEs are *derived* by :class:`theory.deeplinear.ModeModel` from the
+per-mode losses (stop-gradient handled by frozen copies), never typed in; the results are cached.
+Under balanced aligned initialisation every factor equals :math:`s(t)`, :math:`\bar w = s^L`, and
+
+* JEPA: :math:`\dot s = s^{2L}(\lambda - \sigma^2 s)`, :math:`\dot{\bar w} = L(\lambda\bar w^{3-1/L}-\sigma^2\bar w^3)`,
+  fixed point :math:`\bar w^* = \rho^L` (the paper's eq. (7));
+* MAE: :math:`\dot s = s^L(\lambda - \sigma^2 s^{L+1})`, :math:`\dot{\bar w} = L(\lambda\bar w^{2-1/L}-\sigma^2\bar w^3)`,
+  fixed point :math:`\bar w^* = \rho^{L/(L+1)}` (eq. (8)).
+
+These agree with the reference's [derived] table and with the full matrix flow (tests, proofs).
+Initialisation: every mode of :math:`\bar W(0)` equals ``eps`` (each factor :math:`\epsilon^{1/L}`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from typing import Literal, Union
+
+import numpy as np
+import scipy.integrate
+import sympy as sp
+
+from .deeplinear import ModeModel
+from .deeplinear import s as _s
+
+__all__ = [
+    "w", "v", "lam", "rho", "eps", "p", "u", "L",
+    "OBJECTIVES", "model", "layer_ode", "encoder_ode", "predictor_ode", "fixed_point",
+    "time_to_learn", "learning_times", "learning_order", "critical_time_expansion", "CriticalTime",
+    "hitting_integrand", "full_flow", "full_flow_rhs", "pack", "unpack", "mode_rhs",
+]
+
+Objective = Literal["jepa", "mae"]
+OBJECTIVES: tuple[str, ...] = ("jepa", "mae")
+
+#: encoder mode (end-to-end product of the encoder), predictor mode, covariance, regression coefficient
+w = sp.Symbol("w", positive=True)
+v = sp.Symbol("v", positive=True)
+lam = sp.Symbol("lam", positive=True)
+rho = sp.Symbol("rho", positive=True)
+#: initial encoder mode, threshold fraction, normalised per-layer variable u = s / s*
+eps = sp.Symbol("epsilon", positive=True)
+p = sp.Symbol("p", positive=True)
+u = sp.Symbol("u", positive=True)
+#: symbolic depth
+L = sp.Symbol("L", positive=True, integer=True)
+
+_sigma2 = lam / rho
+_RHO = rho  # alias: functions whose parameters are named like the symbols use this
+_HALF = sp.Rational(1, 2)
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_objective(objective) -> str:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return objective
+
+
+def _check_depth(depth, *, symbolic_ok: bool = False):
+    if symbolic_ok and isinstance(depth, sp.Expr) and not isinstance(depth, sp.Integer):
+        if depth.is_positive is False:
+            raise ValueError(f"depth must be positive, got {depth}")
+        return depth
+    if isinstance(depth, sp.Integer):
+        depth = int(depth)
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    if depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    return int(depth)
+
+
+def _check_pos(name: str, x) -> float:
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {x!r}") from None
+    if not math.isfinite(xf) or xf <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
+    return xf
+
+
+def _time_factor(time_scale, depth) -> int:
+    if time_scale == 1:
+        return 1
+    if time_scale == "L" or (isinstance(time_scale, int) and not isinstance(time_scale, bool) and time_scale == depth):
+        return depth
+    raise ValueError(f"time_scale must be 1 or 'L', got {time_scale!r}")
+
+
+# ----------------------------------------------------------------------------- derivations
+def _loss(objective: str):
+    if objective == "jepa":
+        # 1/2 E (v wbar x - SG(wbar) y)^2 = 1/2 (sigma^2 (v wbar)^2 - 2 lam v wbar SG(wbar) + SG(wbar)^2 E y^2)
+        def loss(on, tg):
+            return _HALF * (_sigma2 * (on["pred"] * on["enc"]) ** 2 - 2 * lam * on["pred"] * on["enc"] * tg["enc"])
+    else:
+        # 1/2 E (v wbar x - y)^2 = 1/2 (sigma^2 (v wbar)^2 - 2 lam v wbar + E y^2)
+        def loss(on, tg):
+            return _HALF * (_sigma2 * (on["pred"] * on["enc"]) ** 2 - 2 * lam * on["pred"] * on["enc"])
+    return loss
+
+
+@functools.lru_cache(maxsize=None)
+def model(objective: Objective) -> ModeModel:
+    """The per-mode :class:`~theory.deeplinear.ModeModel` of an objective (groups ``enc``, ``pred``).
+
+    The terms of :math:`\\mathbb E y^2` are dropped: they carry no parameter and (under stop-gradient)
+    no gradient."""
+    _check_objective(objective)
+    return ModeModel(_loss(objective), ("enc", "pred"), name=objective)
+
+
+def _sizes(depth):
+    return {"enc": depth, "pred": 1}
+
+
+def layer_ode(objective: Objective, depth) -> sp.Expr:
+    r"""RHS of :math:`\dot s` for the common per-factor value :math:`s` of a balanced aligned mode.
+
+    Args:
+        objective: ``"jepa"`` or ``"mae"``.
+        depth: encoder depth :math:`L` (int >= 1, or a positive sympy symbol such as :data:`L`).
+
+    Returns:
+        sympy expression in ``s`` (:data:`theory.deeplinear.s`), ``lam``, ``rho``.
+    """
+    _check_objective(objective)
+    return model(objective).balanced_flow(_sizes(_check_depth(depth, symbolic_ok=True)))
+
+
+def encoder_ode(objective: Objective, depth, *, time_scale=1) -> sp.Expr:
+    r"""RHS of :math:`d\bar w/dt` for the encoder mode :math:`\bar w` (the paper's eqs. (7)/(8)).
+
+    JEPA: :math:`L(\lambda\bar w^{3-1/L} - \tfrac{\lambda}{\rho}\bar w^{3})`;
+    MAE: :math:`L(\lambda\bar w^{2-1/L} - \tfrac{\lambda}{\rho}\bar w^{3})` (derived, not typed in).
+
+    Args:
+        objective: ``"jepa"`` or ``"mae"``.
+        depth: int >= 1 or a positive sympy symbol.
+        time_scale: ``1`` (unit learning rate per layer) or ``"L"`` (the RHS divided by ``L``).
+
+    Returns:
+        sympy expression in the module symbols :data:`w`, :data:`lam`, :data:`rho`.
+
+    Raises:
+        ValueError: unknown objective, depth < 1 or not an integer, bad ``time_scale``.
+    """
+    _check_objective(objective)
+    d = _check_depth(depth, symbolic_ok=True)
+    rhs = model(objective).product_flow("enc", _sizes(d), w)
+    if time_scale == 1:
+        return rhs
+    if time_scale == "L":
+        return sp.expand(rhs / d)
+    raise ValueError(f"time_scale must be 1 or 'L', got {time_scale!r}")
+
+
+def predictor_ode(objective: Objective) -> sp.Expr:
+    r"""RHS of :math:`\dot v` for the predictor/decoder mode, for any encoder mode :math:`\bar w`.
+
+    JEPA: :math:`\bar w^2(\lambda - \sigma^2 v)`; MAE: :math:`\bar w(\lambda - \sigma^2 v\bar w)`.
+    Returns a sympy expression in :data:`w`, :data:`v`, :data:`lam`, :data:`rho`.
+    """
+    m = model(_check_objective(objective))
+    return sp.expand(m.free_flow("pred").subs({m.p["enc"]: w, m.p["pred"]: v}))
+
+
+@functools.lru_cache(maxsize=None)
+def _layer_fixed_point(objective: str, depth) -> sp.Expr:
+    sdot = layer_ode(objective, depth)
+    # the non-zero root: divide out the power of s at the collapsed fixed point s = 0
+    core = sp.factor(sdot)
+    nonzero = [f for f in sp.Mul.make_args(core) if f.has(_s) and not (f.is_Pow and f.base == _s) and f != _s]
+    sols = [r for f in nonzero for r in sp.solve(f, _s) if r.is_positive is not False]
+    if len(sols) != 1:
+        raise RuntimeError(f"{objective}: expected one positive fixed point, sympy found {sols}")
+    return sp.simplify(sols[0])
+
+
+def fixed_point(objective: Objective, depth, *, which: Literal["w", "v", "P"] = "w") -> sp.Expr:
+    r"""The non-zero fixed point of the balanced flow (sympy).
+
+    JEPA: :math:`\bar w^* = \rho^L,\ v^* = \rho,\ P^* = \rho^{L+1}`;
+    MAE: :math:`\bar w^* = \rho^{L/(L+1)},\ v^* = \rho^{1/(L+1)},\ P^* = \rho` (the OLS coefficient).
+
+    Args:
+        which: ``"w"`` encoder mode, ``"v"`` predictor, ``"P"`` end-to-end product.
+    """
+    _check_objective(objective)
+    d = _check_depth(depth, symbolic_ok=True)
+    s_star = _layer_fixed_point(objective, d)
+    power = {"w": d, "v": 1, "P": d + 1}
+    if which not in power:
+        raise ValueError(f"which must be 'w', 'v' or 'P', got {which!r}")
+    return sp.powsimp(sp.expand_power_base(s_star ** power[which], force=True), force=True)
+
+
+@functools.lru_cache(maxsize=None)
+def hitting_integrand(objective: Objective, depth: int) -> tuple[sp.Expr, sp.Expr]:
+    r"""Split :math:`dt = ds/\dot s` in the normalised variable :math:`u = s/s^*` as ``(C, g)``:
+    :math:`dt = C(\lambda,\rho)\, g(u)\, du`.
+
+    JEPA: :math:`C = 1/(\lambda\rho^{2L-1})`, :math:`g = 1/(u^{2L}(1-u))`;
+    MAE: :math:`C = \rho^{(1-L)/(L+1)}/\lambda`, :math:`g = 1/(u^L(1-u^{L+1}))`.
+    """
+    d = _check_depth(depth)
+    s_star = _layer_fixed_point(_check_objective(objective), d)
+    expr = sp.powsimp(sp.expand_power_base(sp.factor(s_star / layer_ode(objective, d).subs(_s, s_star * u)), force=True), force=True)
+    C, g = expr.as_independent(u, as_Add=False)
+    if C.could_extract_minus_sign():  # keep C > 0 and g > 0 on (0, 1)
+        C, g = -C, -g
+    return sp.simplify(C), sp.factor(g)
+
+
+@functools.lru_cache(maxsize=None)
+def _split_integrand(objective: str, depth: int):
+    """``g = principal + regular``: the Laurent principal part of g at u = 0 and the bounded rest."""
+    C, g = hitting_integrand(objective, depth)
+    principal = sp.series(g, u, 0, 0).removeO()
+    regular = sp.cancel(sp.together(g - principal))
+    prim = sp.integrate(sp.expand(principal), u)  # sums of u^(1-m)/(1-m) and log(u): exact
+    return C, g, sp.expand(principal), regular, prim
+
+
+@functools.lru_cache(maxsize=None)
+def _numeric_parts(objective: str, depth: int):
+    C, g, principal, regular, prim = _split_integrand(objective, depth)
+    f_C = sp.lambdify((lam, rho), C, "math")
+    f_prim = sp.lambdify(u, prim, "math")
+    f_reg = sp.lambdify(u, regular, "math")
+    exact_reg = None
+    if objective == "jepa":
+        # antiderivative of the regular part c/(1 - u): log|.| keeps it real on (0, 1)
+        anti = sp.integrate(regular, u).replace(sp.log, lambda a: sp.log(sp.Abs(a)))
+        exact_reg = sp.lambdify(u, anti, "math")
+    return f_C, f_prim, f_reg, exact_reg
+
+
+def _validate_time_args(objective, depth, lam_, rho_, eps_, p_):
+    _check_objective(objective)
+    d = _check_depth(depth)
+    lam_f = _check_pos("lam", lam_)
+    try:
+        rho_f = float(rho_)
+    except (TypeError, ValueError):
+        raise ValueError(f"rho must be a real number, got {rho_!r}") from None
+    if not math.isfinite(rho_f) or rho_f <= 0:
+        raise ValueError(f"rho must be finite and > 0 (a mode with rho <= 0 never grows), got {rho_!r}")
+    try:
+        p_f = float(p_)
+    except (TypeError, ValueError):
+        raise ValueError(f"p must be a real number, got {p_!r}") from None
+    if not 0.0 < p_f < 1.0:
+        raise ValueError(f"p must lie in (0, 1), got {p_!r}")
+    wstar = float(fixed_point(objective, d).subs(rho, rho_f))
+    try:
+        eps_f = float(eps_)
+    except (TypeError, ValueError):
+        raise ValueError(f"eps must be a real number, got {eps_!r}") from None
+    if not (math.isfinite(eps_f) and 0.0 < eps_f < p_f * wstar):
+        raise ValueError(f"eps must lie in (0, p * fixed point) = (0, {p_f * wstar:.6g}), got {eps_!r}")
+    return d, lam_f, rho_f, eps_f, p_f
+
+
+def time_to_learn(objective: Objective, depth: int, lam, rho, eps, p: float = 0.5, *, time_scale=1) -> float:
+    r"""Time for the encoder mode to go from :math:`\bar w(0) = \epsilon` to :math:`p\,\bar w^*`.
+
+    With :math:`u = s/s^*`, :math:`u_0 = \epsilon^{1/L}/s^*`, :math:`u_1 = p^{1/L}` and
+    :math:`dt = C g(u)\,du` (:func:`hitting_integrand`), :math:`t = C\int_{u_0}^{u_1} g`.
+
+    * JEPA, exact: the partial-fraction antiderivative
+      :math:`F(\psi) = -\sum_{n=1}^{2L-1}\frac{1}{n\psi^n} + \ln\psi - \ln(1-\psi)` gives
+      :math:`t = (F(p^{1/L}) - F(\epsilon^{1/L}/\rho))/(\lambda\rho^{2L-1})` (Theorem 4.4 / Lemma B.6).
+    * MAE: the Laurent principal part of :math:`g` at 0 integrated exactly, the bounded remainder
+      :math:`u/(1-u^{L+1})` by adaptive quadrature (relative accuracy ~1e-12).
+
+    Args:
+        objective: ``"jepa"`` or ``"mae"``.
+        depth: encoder depth :math:`L`, an int >= 1.
+        lam: :math:`\lambda > 0`.  rho: :math:`\rho > 0`.
+        eps: initial encoder mode, in :math:`(0, p\bar w^*)`.
+        p: threshold as a fraction of the fixed point, in (0, 1).
+        time_scale: ``1`` or ``"L"`` (multiplies the time by ``L``).
+
+    Returns:
+        The hitting time (float).
+
+    Raises:
+        ValueError: naming the offending parameter.
+    """
+    d, lam_f, rho_f, eps_f, p_f = _validate_time_args(objective, depth, lam, rho, eps, p)
+    factor = _time_factor(time_scale, d)
+    f_C, f_prim, f_reg, exact_reg = _numeric_parts(objective, d)
+    s_star = float(_layer_fixed_point(objective, d).subs(_RHO, rho_f))
+    u0 = eps_f ** (1.0 / d) / s_star
+    u1 = p_f ** (1.0 / d)
+    sing = f_prim(u1) - f_prim(u0)
+    if exact_reg is not None:
+        reg = exact_reg(u1) - exact_reg(u0)
+    else:
+        reg, _ = scipy.integrate.quad(f_reg, u0, u1, epsabs=0.0, epsrel=1e-13, limit=200)
+    t = f_C(lam_f, rho_f) * (sing + reg) * factor
+    if not math.isfinite(t) or t <= 0:
+        raise ArithmeticError(f"time_to_learn: non-finite or non-positive time {t} for {objective}, L={d}, lam={lam}, rho={rho}, eps={eps}, p={p}")
+    return float(t)
+
+
+def learning_times(objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5, time_scale=1) -> np.ndarray:
+    """:func:`time_to_learn` for each feature ``(lam, rho)``; a float array of the same length."""
+    if len(features) < 1:
+        raise ValueError("features must hold at least one (lam, rho) pair")
+    out = []
+    for i, f in enumerate(features):
+        if len(f) != 2:
+            raise ValueError(f"features[{i}] must be a (lam, rho) pair, got {f!r}")
+        out.append(time_to_learn(objective, depth, f[0], f[1], eps, p, time_scale=time_scale))
+    return np.array(out)
+
+
+def learning_order(objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5) -> list[int]:
+    """Indices of ``features`` (pairs ``(lam, rho)``) in the order they are learned: by increasing
+    time to reach ``p`` times their own fixed point from ``eps`` (ties keep input order).
+
+    Raises:
+        ValueError: as :func:`time_to_learn`, e.g. when ``eps >= p * rho**L`` for a low-rho JEPA
+            feature (the threshold lies below the start: no order can be defined).
+    """
+    t = learning_times(objective, depth, features, eps, p=p)
+    return [int(i) for i in np.argsort(t, kind="stable")]
+
+
+# ----------------------------------------------------------------------------- asymptotics
+@dataclasses.dataclass(frozen=True)
+class CriticalTime:
+    r"""Small-:math:`\epsilon` expansion of :func:`time_to_learn`.
+
+    :math:`t = \sum_k c_k\,\epsilon^{-k/L} + c_{\log}\ln(1/\epsilon) + c_0 + O(\epsilon^{1/L})`.
+
+    Attributes:
+        series: the whole expansion (sympy, in ``epsilon``, ``lam``, ``rho``, ``p``).
+        terms: ``[(k, c_k)]`` singular power terms, most singular first (``k/L`` is the power of
+            :math:`1/\epsilon`).
+        log_term: the term in :math:`\ln\epsilon` (its coefficient may depend on rho).
+        constant: the O(1) term (for MAE it holds an unevaluated integral of the regular part).
+        leading: the most singular term.
+        first_rho_term: the most singular of the eps-dependent terms (powers and log) that depends
+            on rho; ``None`` if rho enters only the constant (MAE).
+        small_parameter: :math:`\psi_0 = \epsilon^{1/L}/s^*`; the expansion is asymptotic only when it is
+            small (see :meth:`valid`).
+    """
+
+    objective: str
+    depth: int
+    series: sp.Expr
+    terms: list
+    log_term: sp.Expr
+    constant: sp.Expr
+    leading: sp.Expr
+    first_rho_term: sp.Expr | None
+    small_parameter: sp.Expr
+
+    def valid(self, eps_value: float, rho_value: float, *, threshold: float = 0.1) -> bool:
+        """Whether :math:`\\psi_0 = \\epsilon^{1/L}/s^* <` ``threshold`` (the series is asymptotic)."""
+        psi0 = float(self.small_parameter.subs({eps: eps_value, rho: rho_value}))
+        return psi0 < threshold
+
+    def evaluate(self, lam_value: float, rho_value: float, eps_value: float, p_value: float = 0.5, *, strict: bool = True) -> float:
+        """Numeric value of :attr:`series` (constant term included, by quadrature for MAE).
+
+        Raises:
+            ValueError: if ``strict`` and the expansion is not valid there (:meth:`valid`).
+        """
+        if strict and not self.valid(eps_value, rho_value):
+            raise ValueError(f"eps={eps_value}, rho={rho_value}: eps^(1/L)/s* is not small; the expansion is not asymptotic there")
+        val = self.series.subs({lam: lam_value, rho: rho_value, eps: eps_value, p: p_value})
+        return float(sp.N(val.doit() if isinstance(val, sp.Expr) else val, 20))
+
+
+@functools.lru_cache(maxsize=None)
+def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -> CriticalTime:
+    r"""The small-:math:`\epsilon` asymptotic series of :func:`time_to_learn` (sympy), derived.
+
+    Writing :math:`g = g_{\rm principal} + g_{\rm regular}` (Laurent principal part at :math:`u=0`),
+    :math:`t = C[\,G(u_1) - G(u_0) + \int_{u_0}^{u_1} g_{\rm regular}]` with :math:`G' = g_{\rm principal}`;
+    :math:`-C\,G(u_0)` gives the singular terms in :math:`\epsilon`, the rest the constant, with error
+    :math:`O(u_0) = O(\epsilon^{1/L})`.
+
+    JEPA (Theorem 4.5 up to the ``time_scale`` factor, reference §5):
+    :math:`t = \frac1\lambda\sum_{n=1}^{2L-1}\frac{1}{n\rho^{2L-1-n}\epsilon^{n/L}} + \frac{\ln(\rho/\epsilon^{1/L})}{\lambda\rho^{2L-1}} + O(1)`;
+    the leading term :math:`\frac{1}{(2L-1)\lambda\epsilon^{(2L-1)/L}}` is independent of :math:`\rho`, and
+    :math:`\rho` enters from the next term on.
+    MAE: :math:`L=1`: :math:`\frac1\lambda\ln\frac1\epsilon + O(1)`; :math:`L\ge2`:
+    :math:`\frac{\epsilon^{-(L-1)/L}}{(L-1)\lambda} + O(1)`, :math:`\rho` only in the constant.
+
+    Args:
+        objective, depth: as :func:`time_to_learn` (depth an int >= 1).
+        time_scale: ``1`` or ``"L"``.
+    """
+    _check_objective(objective)
+    d = _check_depth(depth)
+    factor = _time_factor(time_scale, d)
+    C, g, principal, regular, prim = _split_integrand(objective, d)
+    s_star = _layer_fixed_point(objective, d)
+    u0 = eps ** sp.Rational(1, d) / s_star
+    u1 = p ** sp.Rational(1, d)
+    singular = sp.expand(sp.expand_log(-C * prim.subs(u, u0) * factor, force=True), force=True)
+    singular = sp.powsimp(sp.expand_power_base(singular, force=True), force=True)
+    if objective == "jepa":
+        x = sp.Symbol("x", positive=True)  # u = 1 - x keeps the logarithm real on (0, 1)
+        reg_const = sp.integrate(regular.subs(u, 1 - x), (x, 1 - u1, 1))
+    else:
+        reg_const = sp.Integral(regular, (u, 0, u1))
+    constant = sp.expand(C * factor * (prim.subs(u, u1) + reg_const))
+    terms, log_term, rest = [], sp.Integer(0), sp.Integer(0)
+    for term in sp.Add.make_args(singular):
+        if term.has(sp.log):
+            log_term += term
+            continue
+        coeff, expo = term.as_coeff_exponent(eps)
+        if coeff.has(eps):
+            raise RuntimeError(f"critical_time_expansion: cannot separate the power of epsilon in {term}")
+        k = -expo * d  # term ~ eps^(-k/L)
+        if k > 0:
+            terms.append((int(k), term))
+        else:
+            rest += term
+    terms.sort(key=lambda kc: -kc[0])
+    # the log term keeps only the pieces in log(eps); log(rho), log(p) pieces are constants
+    log_eps = sp.expand(log_term)
+    log_part = sp.Add(*[t for t in sp.Add.make_args(log_eps) if t.has(eps)])
+    constant = sp.expand(constant + rest + (log_eps - log_part))
+    leading = terms[0][1] if terms else log_part
+    candidates = [t for _, t in terms] + ([log_part] if log_part != 0 else [])
+    first_rho = next((t for t in candidates if t.has(rho)), None)
+    series = sp.Add(*[t for _, t in terms]) + log_part + constant
+    return CriticalTime(
+        objective=objective, depth=d, series=series, terms=terms, log_term=log_part,
+        constant=constant, leading=leading, first_rho_term=first_rho, small_parameter=u0,
+    )
+
+
+# ----------------------------------------------------------------------------- numerics
+@functools.lru_cache(maxsize=None)
+def mode_rhs(objective: Objective, depth: int, *, time_scale=1):
+    """Numeric ``f(w, lam, rho)`` of :func:`encoder_ode` (numpy-vectorised; lambdified from sympy)."""
+    return sp.lambdify((w, lam, rho), encoder_ode(objective, _check_depth(depth), time_scale=time_scale), "numpy")
+
+
+def full_flow(objective: Objective, layers: Sequence[np.ndarray], predictor: np.ndarray, sigma_xx: np.ndarray, sigma_yx: np.ndarray):
+    r"""Full-matrix gradient flow of deep linear JEPA / MAE (numeric right-hand side).
+
+    With :math:`G = V\bar W\Sigma_{xx} - \bar W\Sigma_{yx}` (JEPA, target branch held fixed) or
+    :math:`G = V\bar W\Sigma_{xx} - \Sigma_{yx}` (MAE):
+    :math:`\dot V = -G\bar W^\top`,
+    :math:`\dot W_a = -(V W_L\cdots W_{a+1})^\top G\,(W_{a-1}\cdots W_1)^\top`.
+
+    Args:
+        layers: ``[W_1, ..., W_L]``, each ``(d, d)``.
+        predictor: ``V``, ``(d, d)``.
+        sigma_xx, sigma_yx: ``(d, d)`` second moments :math:`\mathbb E[xx^\top]`, :math:`\mathbb E[yx^\top]`.
+
+    Returns:
+        ``(dlayers, dpredictor)`` with the same shapes.
+    """
+    _check_objective(objective)
+    if len(layers) < 1:
+        raise ValueError("layers must hold at least one matrix")
+    d = predictor.shape[0]
+    for name, m in [("predictor", predictor), ("sigma_xx", sigma_xx), ("sigma_yx", sigma_yx), *[(f"layers[{i}]", m) for i, m in enumerate(layers)]]:
+        if np.shape(m) != (d, d):
+            raise ValueError(f"{name} must have shape ({d}, {d}), got {np.shape(m)}")
+    Lk = len(layers)
+    prefix = [np.eye(d)]  # prefix[a] = W_a ... W_1
+    for W in layers:
+        prefix.append(W @ prefix[-1])
+    wbar = prefix[-1]
+    G = predictor @ wbar @ sigma_xx - (wbar @ sigma_yx if objective == "jepa" else sigma_yx)
+    dV = -G @ wbar.T
+    suffix = predictor  # V W_L ... W_{a+1}
+    dW = [None] * Lk
+    for a in range(Lk - 1, -1, -1):
+        dW[a] = -suffix.T @ G @ prefix[a].T
+        suffix = suffix @ layers[a]
+    return dW, dV
+
+
+def pack(layers, predictor) -> np.ndarray:
+    """Flatten ``([W_1..W_L], V)`` into one vector (for :func:`sims._ode.solve`)."""
+    return np.concatenate([np.ravel(m) for m in [*layers, predictor]])
+
+
+def unpack(y: np.ndarray, d: int, depth: int):
+    """Inverse of :func:`pack`: ``([W_1..W_L], V)``."""
+    y = np.asarray(y)
+    if y.size != (depth + 1) * d * d:
+        raise ValueError(f"y must have {(depth + 1) * d * d} entries for d={d}, depth={depth}, got {y.size}")
+    mats = y.reshape(depth + 1, d, d)
+    return list(mats[:depth]), mats[depth]
+
+
+def full_flow_rhs(objective: Objective, d: int, depth: int, sigma_xx, sigma_yx):
+    """``rhs(t, y)`` of :func:`full_flow` on packed vectors, for ``solve_ivp``."""
+    _check_objective(objective)
+    _check_depth(depth)
+    sxx, syx = np.asarray(sigma_xx, float), np.asarray(sigma_yx, float)
+
+    def rhs(t, y):
+        Ws, V = unpack(y, d, depth)
+        dW, dV = full_flow(objective, Ws, V, sxx, syx)
+        return pack(dW, dV)
+
+    return rhs
