@@ -1,0 +1,561 @@
+r"""Greedy rank learning in linear autoencoders with a deep linear bottleneck.
+
+Sun, Thilak, Littwin, Saremi, Susskind (2021), "Implicit Greedy Rank Learning in Autoencoders via
+Overparameterized Linear Networks", arXiv:2107.01301. Only the paper's abstract was available; the
+statements below are *derived* from the model (and checked in ``proofs.autoencoder`` and
+``tests/test_autoencoder.py``), not quoted from the paper.
+
+**Model.** :math:`\hat x = D\,W_L\cdots W_1\,E\,x` with encoder :math:`E\in\mathbb R^{m\times d}`, a
+bottleneck sub-network :math:`M = W_L\cdots W_1` of ``depth`` :math:`= L \ge 0` square layers and a
+decoder :math:`D\in\mathbb R^{d\times m}`: :math:`N = L + 2` linear factors and the end-to-end map
+:math:`A = D M E`. Loss :math:`\mathcal L = \tfrac12\mathbb E\|x - A x\|^2 =
+\tfrac12\operatorname{tr}\big((I-A)\Sigma(I-A)^\top\big)` with data covariance
+:math:`\Sigma = \sum_i s_i u_i u_i^\top`. Gradient flow with unit rate on every factor.
+
+**Per-mode reduction.** This is deep linear regression with :math:`y = x`: every mode has regression
+coefficient 1 and variance :math:`s_i`; the per-mode loss is :math:`\tfrac12 s(1-P)^2`. Under balanced
+aligned initialisation (every factor's singular value on mode :math:`i` equal to :math:`a_i`) the
+end-to-end gain :math:`P_i = a_i^N` obeys (derived by :class:`theory.deeplinear.ModeModel`)
+
+.. math::  \dot P = N\,s\,P^{2-2/N}\,(1-P).
+
+**Learning time** from :math:`P_0` to :math:`P` (same side of the fixed point 1), with
+:math:`u = P^{1/N}`:
+
+.. math::
+    t = \frac{1}{N s}\int_{P_0}^{P}\frac{dQ}{Q^{2-2/N}(1-Q)}
+      = \frac1s\Big[\frac{u_0^{2-N}-u^{2-N}}{N-2} + \int_{u_0}^{u}\frac{v\,dv}{1-v^N}\Big]\quad(N\ge3),
+    \qquad t = \frac{1}{2s}\ln\frac{P(1-P_0)}{P_0(1-P)}\quad(N=2).
+
+The last integral is bounded as :math:`P_0\to0`, so :math:`t \simeq P_0^{-(N-2)/N}/((N-2)s)`; the
+ratio :math:`t_i/t_j = s_j/s_i` is exact at every depth (greedy order by variance) and modes with
+:math:`s_i = 0` never move.
+
+References:
+    Saxe, McClelland, Ganguli (2014), arXiv:1312.6120 (the N = 2 logistic law);
+    Arora, Cohen, Hu, Luo (2019), arXiv:1905.13655 (the balanced singular-value law);
+    Jing, Zbontar, LeCun (2020), arXiv:2010.00679 (IRMAE, PyTorch default initialisation).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.integrate
+import sympy as sp
+
+from . import deeplinear
+
+__all__ = [
+    "P", "s", "t",
+    "n_factors", "mode_model", "mode_loss", "mode_ode", "mode_rhs",
+    "logistic_gain", "time_to_learn", "time_to_learn_asymptotic", "learning_order", "learned_rank",
+    "matrix_loss", "matrix_gradients", "balancedness",
+    "kaiming_uniform_variance", "fuss_catalan", "default_init_moment", "default_init_scale",
+    "default_init_spread", "default_init_edge", "default_init_gain", "orthogonal_init_spectrum",
+    "depth_lr", "LR_RULES", "effective_rank", "entropy_rank",
+]
+
+#: End-to-end gain of one mode (positive under aligned initialisation).
+P = sp.Symbol("P", positive=True)
+#: Data variance of the mode (zero allowed: such a mode never moves).
+s = sp.Symbol("s", nonnegative=True)
+#: Time.
+t = sp.Symbol("t", nonnegative=True)
+
+_X = sp.Symbol("x", real=True)  # the data coordinate along the mode, E[x^2] = s
+
+LR_RULES = ("exact", "asymptotic", "inverse_depth")
+
+
+# --------------------------------------------------------------------------- validation
+def _check_depth(depth, *, symbolic: bool = False) -> None:
+    if isinstance(depth, bool):
+        raise TypeError(f"depth must be an int >= 0, got {depth!r}")
+    if isinstance(depth, (int, np.integer)):
+        if depth < 0:
+            raise ValueError(f"depth must be an int >= 0 (number of bottleneck layers), got {depth}")
+        return
+    if symbolic and isinstance(depth, sp.Expr):
+        if depth.is_nonnegative is False:
+            raise ValueError(f"depth must be nonnegative, got {depth}")
+        return
+    raise TypeError(f"depth must be an int >= 0, got {type(depth).__name__} {depth!r}")
+
+
+def _check_positive(name: str, x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {x!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
+    return v
+
+
+def _check_variance(variance) -> np.ndarray:
+    v = np.asarray(variance, dtype=float)
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError(f"variance must be finite and >= 0, got {variance!r}")
+    return v
+
+
+def n_factors(depth: int | sp.Expr):
+    """Number of linear factors :math:`N = L + 2` (encoder, ``depth`` bottleneck layers, decoder)."""
+    _check_depth(depth, symbolic=True)
+    return depth + 2
+
+
+# --------------------------------------------------------------------------- symbolic derivation
+def mode_loss() -> sp.Expr:
+    r"""Per-mode expected loss :math:`\tfrac12\mathbb E(x - Px)^2 = \tfrac12 s(1-P)^2`, derived by
+    expanding the square and replacing :math:`\mathbb E x^2` by ``s`` (the mode's variance)."""
+    return _mode_loss_of(P)
+
+
+def _mode_loss_of(prod) -> sp.Expr:
+    sq = sp.expand(sp.Rational(1, 2) * (_X - prod * _X) ** 2)
+    return sp.factor(sq.subs(_X**2, s))
+
+
+@functools.lru_cache(maxsize=None)
+def _model(with_mid: bool) -> deeplinear.ModeModel:
+    groups = ("E", "M", "D") if with_mid else ("E", "D")
+
+    def loss(online, target):
+        return _mode_loss_of(sp.Mul(*[online[g] for g in groups]))
+
+    return deeplinear.ModeModel(loss, groups, name="linear autoencoder")
+
+
+def mode_model(depth: int | sp.Expr) -> tuple[deeplinear.ModeModel, dict]:
+    """The shared :class:`~theory.deeplinear.ModeModel` of one mode and its group sizes.
+
+    Groups: encoder ``E`` (1 factor), bottleneck ``M`` (``depth`` factors, omitted when depth = 0),
+    decoder ``D`` (1 factor). The loss is :func:`mode_loss` of the product of all factors.
+
+    Args:
+        depth: number of bottleneck layers, an int >= 0 or a sympy symbol (then ``depth >= 1`` is assumed).
+
+    Returns:
+        ``(model, sizes)``.
+    """
+    _check_depth(depth, symbolic=True)
+    if isinstance(depth, (int, np.integer)) and depth == 0:
+        return _model(False), {"E": 1, "D": 1}
+    d = int(depth) if isinstance(depth, (int, np.integer)) else depth
+    return _model(True), {"E": 1, "M": d, "D": 1}
+
+
+@functools.lru_cache(maxsize=None)
+def _mode_ode_cached(depth) -> sp.Expr:
+    model, sizes = mode_model(depth)
+    n = n_factors(depth)
+    a = deeplinear.s  # the common per-factor singular value of the balanced mode
+    adot = model.balanced_flow(sizes)
+    pdot = (n * a ** (n - 1) * adot).subs(a, P ** (sp.Integer(1) / n))
+    return sp.factor(sp.powsimp(sp.expand(pdot), force=True))
+
+
+def mode_ode(depth: int | sp.Expr) -> sp.Expr:
+    r"""Right-hand side of :math:`dP/dt` for one mode of the balanced aligned linear autoencoder.
+
+    Derived, not typed in: the per-mode loss :func:`mode_loss` of the product of the ``N = depth + 2``
+    factors goes through :meth:`theory.deeplinear.ModeModel.balanced_flow` (each factor's gradient,
+    checked equal across factors), and :math:`\dot P = N a^{N-1}\dot a` at :math:`a = P^{1/N}`. The
+    result equals :math:`N s P^{2-2/N}(1-P)` (``proofs.autoencoder``).
+
+    Args:
+        depth: number of linear layers of the bottleneck sub-network, int >= 0 (a sympy symbol is
+            accepted for symbolic depth).
+
+    Returns:
+        sympy expression in the module symbols :data:`P` and :data:`s`.
+
+    Raises:
+        ValueError: ``depth < 0``. TypeError: ``depth`` not an int.
+    """
+    _check_depth(depth, symbolic=True)
+    key = int(depth) if isinstance(depth, (int, np.integer)) else depth
+    return _mode_ode_cached(key)
+
+
+@functools.lru_cache(maxsize=None)
+def mode_rhs(depth: int, module: str = "numpy") -> Callable:
+    """:func:`mode_ode` compiled to ``f(P, s)`` with ``sympy.lambdify`` (``module``: ``"numpy"`` or
+    ``"jax"``), vectorised over arrays."""
+    _check_depth(depth)
+    if module not in ("numpy", "jax"):
+        raise ValueError(f"module must be 'numpy' or 'jax', got {module!r}")
+    expr = mode_ode(int(depth))
+    if module == "jax":
+        import jax.numpy as jnp
+
+        return sp.lambdify((P, s), expr, modules=[{"Abs": jnp.abs}, jnp])
+    return sp.lambdify((P, s), expr, modules="numpy")
+
+
+# --------------------------------------------------------------------------- closed forms
+def logistic_gain(variance, p0: float, time) -> np.ndarray:
+    r"""Exact solution for ``depth = 0`` (N = 2, Saxe et al. 2014):
+    :math:`P(t) = \big(1 + \tfrac{1-P_0}{P_0} e^{-2st}\big)^{-1}`.
+
+    Args:
+        variance: the mode's variance ``s >= 0`` (array-like, broadcast with ``time``).
+        p0: initial gain, > 0.
+        time: times >= 0 (array-like).
+
+    Raises:
+        ValueError: negative variance or time, ``p0 <= 0``.
+    """
+    v = _check_variance(variance)
+    p0 = _check_positive("p0", p0)
+    tt = np.asarray(time, dtype=float)
+    if np.any(tt < 0) or not np.all(np.isfinite(tt)):
+        raise ValueError(f"time must be finite and >= 0, got {time!r}")
+    return 1.0 / (1.0 + (1.0 - p0) / p0 * np.exp(-2.0 * v * tt))
+
+
+def _check_targets(p0, p) -> tuple[float, float]:
+    p0 = _check_positive("p0", p0)
+    p = _check_positive("p", p)
+    if p0 == 1.0:
+        if p != 1.0:
+            raise ValueError(f"p={p} is unreachable from the fixed point p0=1")
+        return p0, p
+    lo, hi = (p0, 1.0) if p0 < 1.0 else (1.0, p0)
+    if not (lo <= p <= hi) or p == 1.0:
+        raise ValueError(f"p must lie between p0={p0} and the fixed point 1 (excluded), got p={p}")
+    return p0, p
+
+
+def _unit_time(n: int, p0: float, p: float) -> float:
+    """``s * t`` for going from p0 to p with N = n factors."""
+    if p == p0:
+        return 0.0
+    if n == 2:
+        return 0.5 * (math.log(p / p0) - math.log((1.0 - p) / (1.0 - p0)))
+    u0, u = p0 ** (1.0 / n), p ** (1.0 / n)
+    sing = (u0 ** (2 - n) - u ** (2 - n)) / (n - 2)
+    rem, err = scipy.integrate.quad(lambda v: v / (1.0 - v**n), u0, u, epsabs=1e-14, epsrel=1e-12, limit=200)
+    return sing + rem
+
+
+def time_to_learn(depth: int, variance, p0: float, p: float):
+    r"""Time for a mode's gain to go from ``p0`` to ``p`` under :math:`\dot P = N s P^{2-2/N}(1-P)`.
+
+    .. math::  t = \frac{1}{Ns}\int_{p_0}^{p}\frac{dQ}{Q^{2-2/N}(1-Q)}
+
+    evaluated as the logistic closed form for N = 2 and, for N >= 3, as the exact split
+    :math:`\frac1s[(u_0^{2-N}-u^{2-N})/(N-2) + \int_{u_0}^{u} v/(1-v^N)\,dv]`, :math:`u = P^{1/N}`
+    (the singular part in closed form, the bounded remainder by quadrature).
+
+    Args:
+        depth: bottleneck layers, int >= 0 (N = depth + 2).
+        variance: the mode's data variance ``s >= 0``; scalar or array (the time scales as ``1/s``).
+            A zero-variance mode never moves: its time is ``inf`` (``0`` when ``p == p0``).
+        p0: initial gain, > 0, ``!= 1``.
+        p: target gain, between ``p0`` and 1 (1 itself is reached only as t -> inf).
+
+    Returns:
+        float (or array shaped like ``variance``).
+
+    Raises:
+        ValueError: ``depth < 0``, negative variance, ``p0``/``p`` not positive, or ``p`` not
+        reachable from ``p0``.
+    """
+    _check_depth(depth)
+    v = _check_variance(variance)
+    p0, p = _check_targets(p0, p)
+    unit = _unit_time(int(depth) + 2, p0, p)
+    with np.errstate(divide="ignore"):
+        out = np.where(v > 0, unit / np.where(v > 0, v, 1.0), 0.0 if unit == 0 else np.inf)
+    return float(out) if out.ndim == 0 else out
+
+
+def time_to_learn_asymptotic(depth: int, variance, p0: float, p: float | None = None):
+    r"""Small-initialisation asymptotics of :func:`time_to_learn`.
+
+    Leading term (``p=None``): :math:`P_0^{-(N-2)/N}/((N-2)s)` for N >= 3 and
+    :math:`\ln(1/P_0)/(2s)` for N = 2. With ``p`` given, the two-term form
+
+    .. math::  t = \frac1s\Big[\frac{P_0^{-(N-2)/N} - P^{-(N-2)/N}}{N-2} + \int_0^{P^{1/N}}\frac{v\,dv}{1-v^N}\Big]
+               + O\big(P_0^{2/N}/s\big),
+
+    (for N = 2: :math:`\frac1{2s}[\ln\frac{1}{P_0} + \ln\frac{P}{1-P}]`), whose error is the dropped
+    :math:`\int_0^{u_0} v/(1-v^N)dv \approx u_0^2/2`.
+
+    Raises:
+        ValueError: as :func:`time_to_learn`; ``p0`` must be in (0, 1) and ``p`` in (p0, 1).
+    """
+    _check_depth(depth)
+    v = _check_variance(variance)
+    p0 = _check_positive("p0", p0)
+    if p0 >= 1:
+        raise ValueError(f"p0 must be in (0, 1) for the small-initialisation asymptotics, got {p0}")
+    n = int(depth) + 2
+    if n == 2:
+        unit = math.log(1.0 / p0) / 2
+    else:
+        unit = p0 ** (-(n - 2) / n) / (n - 2)
+    if p is not None:
+        _check_targets(p0, p)
+        if n == 2:
+            unit += 0.5 * math.log(p / (1 - p))
+        else:
+            u = p ** (1.0 / n)
+            unit += -(u ** (2 - n)) / (n - 2) + scipy.integrate.quad(lambda w: w / (1 - w**n), 0.0, u, epsrel=1e-12)[0]
+    with np.errstate(divide="ignore"):
+        out = np.where(v > 0, unit / np.where(v > 0, v, 1.0), np.inf)
+    return float(out) if out.ndim == 0 else out
+
+
+def learning_order(variances) -> np.ndarray:
+    """Indices of the modes in the order they are learned: decreasing variance (ties keep index
+    order); zero-variance modes, which never move, are left out. From ``t_i/t_j = s_j/s_i``."""
+    v = _check_variance(variances)
+    if v.ndim != 1:
+        raise ValueError(f"variances must be 1-D, got shape {v.shape}")
+    order = np.argsort(-v, kind="stable")
+    return order[v[order] > 0]
+
+
+def learned_rank(depth: int, variances, p0: float, times, p: float = 0.5) -> np.ndarray:
+    """Predicted number of modes with gain above ``p`` at each of ``times`` (all modes start at
+    ``p0 < p``): the greedy staircase ``#{i : time_to_learn(depth, s_i, p0, p) <= t}``."""
+    v = _check_variance(variances)
+    tl = np.atleast_1d(time_to_learn(depth, v, p0, p))
+    tt = np.asarray(times, dtype=float)
+    return (tl[None, :] <= tt.reshape(-1, 1)).sum(axis=1).reshape(tt.shape)
+
+
+# --------------------------------------------------------------------------- matrix flow
+def _chain(factors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    if len(factors) < 2:
+        raise ValueError(f"factors must hold at least E and D (>= 2 matrices), got {len(factors)}")
+    for k in range(1, len(factors)):
+        if factors[k].shape[1] != factors[k - 1].shape[0]:
+            raise ValueError(f"factors: shape mismatch between factor {k-1} {factors[k-1].shape} and {k} {factors[k].shape}")
+    return [np.asarray(f, dtype=float) for f in factors]
+
+
+def _product(factors) -> np.ndarray:
+    out = factors[0]
+    for f in factors[1:]:
+        out = f @ out
+    return out
+
+
+def matrix_loss(factors: Sequence[np.ndarray], cov: np.ndarray) -> float:
+    r""":math:`\tfrac12\operatorname{tr}((I-A)\Sigma(I-A)^\top)`, :math:`A = W_N\cdots W_1` with
+    ``factors = [E, W_1, ..., W_L, D]`` (applied first to last)."""
+    fs = _chain(factors)
+    A = _product(fs)
+    cov = np.asarray(cov, dtype=float)
+    if cov.shape != (A.shape[0], A.shape[0]) or A.shape[0] != A.shape[1]:
+        raise ValueError(f"cov must be ({A.shape[1]}, {A.shape[1]}) and the product square, got cov {cov.shape}, A {A.shape}")
+    R = np.eye(A.shape[0]) - A
+    return 0.5 * float(np.trace(R @ cov @ R.T))
+
+
+def matrix_gradients(factors: Sequence[np.ndarray], cov: np.ndarray) -> list[np.ndarray]:
+    r"""The full matrix gradient flow :math:`\dot W_k = -\partial\mathcal L/\partial W_k` of the
+    autoencoder loss.
+
+    With :math:`A = W_N\cdots W_1`, :math:`B_k = W_N\cdots W_{k+1}`, :math:`C_k = W_{k-1}\cdots W_1`:
+
+    .. math::  -\frac{\partial\mathcal L}{\partial W_k} = B_k^\top (I - A)\Sigma\, C_k^\top.
+
+    (``proofs.autoencoder`` checks this against sympy differentiation of the loss.)
+
+    Args:
+        factors: ``[E, W_1, ..., W_L, D]``, shapes ``(m, d), (m, m)..., (d, m)``.
+        cov: ``(d, d)`` data covariance (symmetric).
+
+    Returns:
+        list of arrays shaped like ``factors``.
+
+    Raises:
+        ValueError: on shapes.
+    """
+    fs = _chain(factors)
+    A = _product(fs)
+    cov = np.asarray(cov, dtype=float)
+    if cov.shape != (A.shape[0], A.shape[0]) or A.shape[0] != A.shape[1]:
+        raise ValueError(f"cov must be ({A.shape[1]}, {A.shape[1]}) and the product square, got cov {cov.shape}, A {A.shape}")
+    G = (np.eye(A.shape[0]) - A) @ cov
+    out = []
+    for k in range(len(fs)):
+        above = _product(fs[k + 1:]) if k + 1 < len(fs) else np.eye(fs[-1].shape[0])
+        below = _product(fs[:k]) if k > 0 else np.eye(fs[0].shape[1])
+        out.append(above.T @ G @ below.T)
+    return out
+
+
+def balancedness(factors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    r""":math:`W_{k+1}^\top W_{k+1} - W_k W_k^\top` for consecutive factors: conserved by the gradient
+    flow (zero for balanced initialisation)."""
+    fs = _chain(factors)
+    return [fs[k + 1].T @ fs[k + 1] - fs[k] @ fs[k].T for k in range(len(fs) - 1)]
+
+
+# --------------------------------------------------------------------------- initialisation
+def kaiming_uniform_variance(fan_in: int) -> float:
+    r"""Entry variance of PyTorch's default ``nn.Linear`` initialisation, Kaiming-uniform with bound
+    :math:`b = 1/\sqrt{\text{fan\_in}}`: :math:`b^2/3 = 1/(3\,\text{fan\_in})`."""
+    if isinstance(fan_in, bool) or not isinstance(fan_in, (int, np.integer)) or fan_in < 1:
+        raise ValueError(f"fan_in must be an int >= 1, got {fan_in!r}")
+    return 1.0 / (3.0 * fan_in)
+
+
+def fuss_catalan(depth: int, k: int) -> int:
+    r"""Fuss–Catalan number :math:`\binom{(L+1)k}{k}/(Lk+1)`: the large-width limit of
+    :math:`\tfrac1n\operatorname{tr}\,(MM^\top)^k` for a product :math:`M` of ``depth`` = L independent
+    square matrices with i.i.d. zero-mean entries of variance :math:`1/n` (free multiplicative
+    convolution of Marchenko–Pastur laws; universal in the entry law)."""
+    _check_depth(depth)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be an int >= 0, got {k!r}")
+    L = int(depth)
+    return math.comb((L + 1) * k, k) // (L * k + 1)
+
+
+def default_init_moment(depth: int, k: int) -> float:
+    r"""Large-width :math:`\tfrac1n\operatorname{tr}(MM^\top)^k` of a product of ``depth`` square layers
+    with PyTorch default initialisation (entry variance :math:`1/(3n)`): :math:`3^{-Lk}\,FC_L(k)`."""
+    return 3.0 ** (-int(depth) * k) * fuss_catalan(depth, k)
+
+
+def default_init_scale(depth: int) -> float:
+    r"""RMS singular value :math:`3^{-L/2}` of the product of ``depth`` default-initialised square layers."""
+    _check_depth(depth)
+    return 3.0 ** (-int(depth) / 2)
+
+
+def default_init_spread(depth: int) -> float:
+    r"""Relative variance of the squared singular values of the default-initialised product,
+    :math:`\mathrm{Var}(\sigma^2)/\mathbb E[\sigma^2]^2 = FC_L(2)/FC_L(1)^2 - 1 = L` (large width): the
+    spectral spread grows linearly with depth. A scaled orthogonal product has spread 0."""
+    _check_depth(depth)
+    return float(fuss_catalan(depth, 2) / fuss_catalan(depth, 1) ** 2 - 1)
+
+
+def default_init_edge(depth: int) -> float:
+    r"""Large-width largest singular value of the default-initialised product of ``depth`` >= 1
+    layers: :math:`3^{-L/2}\sqrt{(L+1)^{L+1}/L^L}` (right edge of the Fuss–Catalan law)."""
+    _check_depth(depth)
+    L = int(depth)
+    if L == 0:
+        return 1.0
+    return 3.0 ** (-L / 2) * math.sqrt((L + 1) ** (L + 1) / L**L)
+
+
+def default_init_gain(depth: int, d: int, m: int) -> float:
+    r"""RMS nonzero singular value of :math:`A = DME` with every factor default-initialised
+    (encoder fan-in ``d``, bottleneck and decoder fan-in ``m <= d``).
+
+    :math:`\mathbb E\|Ax\|^2 = \tfrac{m}{3d}\,3^{-L}\,\tfrac{d}{3m}\|x\|^2 = 3^{-N}\|x\|^2` and ``A`` has
+    rank ``m``, so the mean squared nonzero singular value is :math:`3^{-N} d/m`. This is the
+    "initial gain" that the depth rule needs for a default initialisation.
+    """
+    _check_depth(depth)
+    if not (isinstance(d, (int, np.integer)) and isinstance(m, (int, np.integer))) or m < 1 or d < m:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
+    return math.sqrt(3.0 ** (-(int(depth) + 2)) * d / m)
+
+
+def orthogonal_init_spectrum(width: int, depth: int, alpha: float) -> np.ndarray:
+    r"""Singular values of a product of ``depth`` factors :math:`\alpha O_a` with orthogonal
+    :math:`O_a`: all equal to :math:`\alpha^L` (no spectral spread)."""
+    _check_depth(depth)
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an int >= 1, got {width!r}")
+    alpha = _check_positive("alpha", alpha)
+    return np.full(int(width), alpha ** int(depth))
+
+
+# --------------------------------------------------------------------------- learning-rate rules
+def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: float | None = None,
+             ref_depth: int = 1, p: float = 0.5, rule: str = "exact") -> float:
+    r"""A learning rate for bottleneck depth ``depth`` that makes the learning time, in optimiser
+    steps, independent of depth.
+
+    With step size :math:`\eta` the discrete flow follows the ODE in time :math:`\eta\cdot\text{step}`,
+    so a mode is learned after :math:`\tau_N/(\eta s)` steps, :math:`\tau_N = s\,t_N(P_0\to p)`. Making
+    the step count depth-independent requires :math:`\eta(N) = \eta_{\rm ref}\,\tau_N/\tau_{N_{\rm ref}}`
+    (derived; the paper's own rule is unknown). Rules:
+
+    * ``"exact"``: :math:`\tau_N` from :func:`time_to_learn` (collapse is exact under gradient flow);
+    * ``"asymptotic"``: the leading term :math:`\tau_N \approx P_0^{-(N-2)/N}/(N-2)` (``ln(1/P_0)/2`` for
+      N = 2); with a fixed per-layer scale :math:`P_0 = \alpha^N` this is :math:`\alpha^{-(N-2)}/(N-2)`;
+    * ``"inverse_depth"``: :math:`\eta \propto 1/N`, which cancels the preconditioner's factor N but not
+      the dependence on :math:`P_0` (a candidate from the reference note; it does not collapse).
+
+    Args:
+        depth: bottleneck layers (N = depth + 2).
+        base_lr: the learning rate at ``ref_depth``, > 0.
+        p0: initial end-to-end gain (fixed across depth), in (0, 1); or
+        alpha: initial per-factor scale, in (0, 1), so that :math:`P_0 = \alpha^N` (exactly one of the two).
+        ref_depth: the depth that gets ``base_lr``.
+        p: the gain that defines "learned" (``exact`` rule), in (P_0, 1).
+        rule: one of :data:`LR_RULES`.
+
+    Raises:
+        ValueError: bad depth, rule, or scale arguments.
+    """
+    _check_depth(depth)
+    _check_depth(ref_depth)
+    base_lr = _check_positive("base_lr", base_lr)
+    if rule not in LR_RULES:
+        raise ValueError(f"rule must be one of {LR_RULES}, got {rule!r}")
+    if (p0 is None) == (alpha is None):
+        raise ValueError("give exactly one of p0 (fixed end-to-end gain) and alpha (fixed per-factor scale)")
+    if p0 is not None:
+        p0 = _check_positive("p0", p0)
+        if p0 >= 1:
+            raise ValueError(f"p0 must be in (0, 1), got {p0}")
+    else:
+        alpha = _check_positive("alpha", alpha)
+        if alpha >= 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+    def gain(L):
+        return p0 if p0 is not None else alpha ** (L + 2)
+
+    def tau(L):
+        if rule == "exact":
+            return time_to_learn(L, 1.0, gain(L), p)
+        if rule == "asymptotic":
+            return time_to_learn_asymptotic(L, 1.0, gain(L))
+        return 1.0 / (L + 2)
+
+    return base_lr * tau(int(depth)) / tau(int(ref_depth))
+
+
+# --------------------------------------------------------------------------- rank metrics
+def effective_rank(spectrum, threshold: float = 0.01) -> int:
+    """Number of values of a nonnegative spectrum (e.g. eigenvalues of the latent covariance) above
+    ``threshold`` times the largest; 0 for an all-zero spectrum."""
+    sv = np.asarray(spectrum, dtype=float)
+    if sv.ndim != 1 or np.any(sv < -1e-12 * max(1.0, float(np.max(np.abs(sv))) if sv.size else 1.0)):
+        raise ValueError(f"spectrum must be a 1-D nonnegative array, got {spectrum!r}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    top = float(np.max(sv)) if sv.size else 0.0
+    return int(np.sum(sv > threshold * top)) if top > 0 else 0
+
+
+def entropy_rank(spectrum) -> float:
+    r"""Roy–Vetterli effective rank :math:`\exp(-\sum_i p_i\ln p_i)`, :math:`p_i = \sigma_i/\sum_j\sigma_j`
+    (as in RankMe); in [1, n] for a nonzero spectrum."""
+    sv = np.clip(np.asarray(sv_ := spectrum, dtype=float), 0.0, None)
+    if sv.ndim != 1 or sv.size == 0:
+        raise ValueError(f"spectrum must be a non-empty 1-D array, got {sv_!r}")
+    tot = sv.sum()
+    if tot <= 0:
+        raise ValueError("spectrum must have a positive sum")
+    q = sv[sv > 0] / tot
+    return float(np.exp(-np.sum(q * np.log(q))))
