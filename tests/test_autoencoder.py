@@ -1,0 +1,370 @@
+"""Tests of theory.autoencoder: the per-mode reduction against the full matrix flow, learning times
+against ODE integration, initial spectra against Monte Carlo, the depth rules, and input checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sims import _ode
+from theory import autoencoder as ae
+
+SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _orth(rng, n):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def _aligned_factors(rng, U, gains, depth, m):
+    """Balanced aligned factors [E, W_1..W_L, D] with per-mode factor value gains**(1/N) on the first
+    m eigenvectors U[:, :m], with random telescoping orthogonal frames inside the bottleneck."""
+    n = depth + 2
+    a = np.diag(np.asarray(gains, dtype=float) ** (1.0 / n))
+    Os = [_orth(rng, m) for _ in range(depth + 1)]
+    E = Os[0] @ a @ U[:, :m].T
+    Ws = [Os[k + 1] @ a @ Os[k].T for k in range(depth)]
+    D = U[:, :m] @ a @ Os[depth].T
+    return [E] + Ws + [D]
+
+
+def _product(fs):
+    out = fs[0]
+    for f in fs[1:]:
+        out = f @ out
+    return out
+
+
+def _integrate_matrix_flow(fs0, cov, times):
+    shapes = [f.shape for f in fs0]
+    sizes = [int(np.prod(sh)) for sh in shapes]
+
+    def unpack(y):
+        out, i = [], 0
+        for sh, n in zip(shapes, sizes):
+            out.append(y[i:i + n].reshape(sh))
+            i += n
+        return out
+
+    def rhs(t, y):
+        return np.concatenate([g.ravel() for g in ae.matrix_gradients(unpack(y), cov)])
+
+    y0 = np.concatenate([f.ravel() for f in fs0])
+    ys = _ode.solve(rhs, y0, times, rtol=1e-11, atol=1e-13)
+    return [unpack(y) for y in ys]
+
+
+# ------------------------------------------------------------------------- the reduction
+@SETTINGS
+@given(depth=st.integers(0, 4), seed=st.integers(0, 2**31 - 1),
+       variances=st.lists(st.floats(0.0, 3.0), min_size=4, max_size=4),
+       gains=st.lists(st.floats(0.05, 1.5), min_size=3, max_size=3))
+def test_mode_ode_equals_full_matrix_flow_at_aligned_balanced_points(depth, seed, variances, gains):
+    rng = np.random.default_rng(seed)
+    d, m = 4, 3
+    U = _orth(rng, d)
+    cov = U @ np.diag(variances) @ U.T
+    fs = _aligned_factors(rng, U, gains, depth, m)
+    grads = ae.matrix_gradients(fs, cov)
+    # dA/dt by the product rule from the full matrix flow
+    Adot = np.zeros((d, d))
+    for k, g in enumerate(grads):
+        above = _product(fs[k + 1:]) if k + 1 < len(fs) else np.eye(d)
+        below = _product(fs[:k]) if k > 0 else np.eye(d)
+        Adot += above @ g @ below
+    pdot_matrix = np.array([U[:, i] @ Adot @ U[:, i] for i in range(m)])
+    pdot_mode = ae.mode_rhs(depth)(np.array(gains), np.array(variances[:m]))
+    # float64 products of <= 6 matrices of norm <= 1.5: round-off well under 1e-10
+    np.testing.assert_allclose(pdot_matrix, pdot_mode, rtol=1e-9, atol=1e-11)
+    # and the flow stays aligned: no off-diagonal velocity in the eigenbasis
+    off = U.T @ Adot @ U - np.diag(np.diag(U.T @ Adot @ U))
+    assert np.max(np.abs(off)) < 1e-10
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), depth=st.integers(0, 3))
+def test_matrix_gradients_match_finite_differences(seed, depth):
+    rng = np.random.default_rng(seed)
+    d, m = 4, 3
+    shapes = [(m, d)] + [(m, m)] * depth + [(d, m)]
+    fs = [rng.standard_normal(sh) * 0.7 for sh in shapes]
+    X = rng.standard_normal((d, d))
+    cov = X @ X.T / d
+    grads = ae.matrix_gradients(fs, cov)
+    h = 1e-6
+    for k, f in enumerate(fs):
+        fd = np.zeros_like(f)
+        for idx in np.ndindex(f.shape):
+            plus = [g.copy() for g in fs]
+            minus = [g.copy() for g in fs]
+            plus[k][idx] += h
+            minus[k][idx] -= h
+            fd[idx] = -(ae.matrix_loss(plus, cov) - ae.matrix_loss(minus, cov)) / (2 * h)
+        # central differences: truncation O(h^2 * |L'''|) ~ 1e-11, cancellation ~ 1e-16/h ~ 1e-10
+        np.testing.assert_allclose(grads[k], fd, atol=1e-7)
+
+
+def test_full_flow_integration_follows_mode_odes_and_keeps_zero_variance_modes():
+    rng = np.random.default_rng(3)
+    d, m, depth = 5, 4, 2
+    U = _orth(rng, d)
+    variances = np.array([2.0, 1.0, 0.5, 0.0, 0.3])  # mode 3 has zero variance but lies in the latent space
+    cov = U @ np.diag(variances) @ U.T
+    gains0 = np.array([0.02, 0.02, 0.02, 0.02])
+    fs0 = _aligned_factors(rng, U, gains0, depth, m)
+    times = np.linspace(0.0, 12.0, 25)
+    traj = _integrate_matrix_flow(fs0, cov, times)
+    P_matrix = np.array([[U[:, i] @ _product(fs) @ U[:, i] for i in range(m)] for fs in traj])
+    rhs = ae.mode_rhs(depth)
+    P_mode = _ode.solve(lambda t, y: rhs(y, variances[:m]), gains0, times)
+    # both integrated at rtol 1e-10/1e-11: agreement to 1e-7 leaves room for accumulated error
+    np.testing.assert_allclose(P_matrix, P_mode, rtol=1e-6, atol=1e-8)
+    # greedy order: learned (P > 1/2) in decreasing order of variance, zero-variance mode never moves
+    assert np.all(np.abs(P_matrix[:, 3] - gains0[3]) < 1e-10)
+    cross = [times[np.argmax(P_matrix[:, i] > 0.5)] for i in range(3)]
+    assert cross[0] < cross[1] < cross[2]
+    # balancedness conserved along the flow (balanced at t = 0)
+    for fs in traj:
+        for b in ae.balancedness(fs):
+            assert np.max(np.abs(b)) < 1e-7
+
+
+def test_balancedness_conserved_off_alignment():
+    rng = np.random.default_rng(7)
+    d, m, depth = 4, 3, 2
+    shapes = [(m, d)] + [(m, m)] * depth + [(d, m)]
+    fs0 = [0.5 * rng.standard_normal(sh) for sh in shapes]
+    X = rng.standard_normal((d, d))
+    cov = X @ X.T / d
+    traj = _integrate_matrix_flow(fs0, cov, np.linspace(0.0, 3.0, 7))
+    b0 = ae.balancedness(fs0)
+    for fs in traj[1:]:
+        for b, ref in zip(ae.balancedness(fs), b0):
+            np.testing.assert_allclose(b, ref, atol=1e-7)  # conserved exactly; 1e-7 covers integration error
+
+
+def test_unit_scale_identity_has_no_greedy_phase():
+    rng = np.random.default_rng(0)
+    d, depth = 4, 3
+    U = _orth(rng, d)
+    cov = U @ np.diag([2.0, 1.0, 0.0, 0.0]) @ U.T
+    fs = _aligned_factors(rng, U, np.ones(d), depth, d)  # all factors orthogonal at unit scale: A = I
+    np.testing.assert_allclose(_product(fs), np.eye(d), atol=1e-12)
+    for g in ae.matrix_gradients(fs, cov):
+        assert np.max(np.abs(g)) < 1e-12  # A = I is a fixed point: rank stays d, zero-variance gains stay 1
+
+
+# ------------------------------------------------------------------------- learning times
+@SETTINGS
+@given(depth=st.integers(0, 6), variance=st.floats(0.1, 5.0), p0=st.floats(1e-3, 0.3), frac=st.floats(0.1, 0.9))
+def test_time_to_learn_equals_ode_hitting_time(depth, variance, p0, frac):
+    p = p0 + frac * (0.97 - p0)
+    tl = ae.time_to_learn(depth, variance, p0, p)
+    rhs = ae.mode_rhs(depth)
+    ev = lambda t, y: y[0] - p  # noqa: E731
+    ev.terminal = True
+    _, sol = _ode.solve(lambda t, y: rhs(y, variance), [p0], [0.0, 2.0 * tl + 1.0], events=ev)
+    t_hit = float(sol.t_events[0][0])
+    # event location at rtol 1e-10 on a smooth monotone solution: relative error << 1e-6
+    assert t_hit == pytest.approx(tl, rel=1e-6)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 4])
+def test_time_to_learn_from_above_one(depth):
+    tl = ae.time_to_learn(depth, 0.7, 3.0, 1.2)
+    rhs = ae.mode_rhs(depth)
+    ev = lambda t, y: y[0] - 1.2  # noqa: E731
+    ev.terminal = True
+    _, sol = _ode.solve(lambda t, y: rhs(y, 0.7), [3.0], [0.0, 10 * tl], events=ev)
+    assert float(sol.t_events[0][0]) == pytest.approx(tl, rel=1e-6)
+
+
+@SETTINGS
+@given(variance=st.floats(0.1, 5.0), p0=st.floats(1e-4, 0.5), time=st.floats(0.0, 10.0))
+def test_logistic_gain_matches_integration(variance, p0, time):
+    if time == 0.0:
+        assert ae.logistic_gain(variance, p0, 0.0) == pytest.approx(p0)
+        return
+    rhs = ae.mode_rhs(0)
+    y = _ode.solve(lambda t, y: rhs(y, variance), [p0], [0.0, time])[-1, 0]
+    assert ae.logistic_gain(variance, p0, time) == pytest.approx(y, rel=1e-7, abs=1e-10)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4, 8])
+def test_asymptotics(depth):
+    n = depth + 2
+    errs = []
+    for p0 in (1e-2, 1e-4, 1e-6):
+        exact = ae.time_to_learn(depth, 1.0, p0, 0.5)
+        two_term = ae.time_to_learn_asymptotic(depth, 1.0, p0, 0.5)
+        # the dropped remainder is int_0^{u0} v/(1-v^N) dv <= u0^2 / (2 (1 - u0^N)), u0 = p0^(1/N)
+        u0 = p0 ** (1 / n)
+        assert abs(exact - two_term) <= u0**2 / (2 * (1 - p0)) * (1 + 1e-6) + 1e-10
+        errs.append(abs(ae.time_to_learn_asymptotic(depth, 1.0, p0) / exact - 1))
+    # the leading term alone becomes relatively exact as p0 -> 0
+    assert errs[0] > errs[1] > errs[2]
+
+
+@SETTINGS
+@given(depth=st.integers(0, 5), seed=st.integers(0, 2**31 - 1))
+def test_greedy_staircase_matches_integration_of_all_modes(depth, seed):
+    rng = np.random.default_rng(seed)
+    variances = np.concatenate([np.sort(rng.uniform(0.2, 3.0, 4))[::-1], [0.0]])
+    p0 = 1e-3
+    tl = ae.time_to_learn(depth, variances, p0, 0.5)
+    assert np.all(np.isinf(tl[4:])) and list(ae.learning_order(variances)) == [0, 1, 2, 3]
+    times = np.linspace(0.0, 1.2 * tl[3], 200)
+    rhs = ae.mode_rhs(depth)
+    Ps = _ode.solve(lambda t, y: rhs(y, variances), np.full(5, p0), times)
+    measured = (Ps > 0.5).sum(axis=1)
+    predicted = ae.learned_rank(depth, variances, p0, times)
+    near = np.min(np.abs(times[:, None] - tl[None, :4]), axis=1) < 1e-6 * tl[3]
+    np.testing.assert_array_equal(measured[~near], predicted[~near])
+    assert np.all(Ps[:, 4] == p0)  # the zero-variance mode never moves
+    # exact ratio: t_i / t_j = s_j / s_i, checked on the integrated crossing times (grid resolution)
+    cross = np.array([times[np.argmax(Ps[:, i] > 0.5)] for i in range(4)])
+    np.testing.assert_allclose(cross * variances[:4], cross[0] * variances[0], rtol=0, atol=2 * (times[1] - times[0]) * 3.0)
+
+
+# ------------------------------------------------------------------------- initialisation
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_default_init_spectrum_monte_carlo(depth):
+    rng = np.random.default_rng(depth)
+    n, reps = 160, 12
+    b = 1 / math.sqrt(n)
+    sq = []
+    top = []
+    for _ in range(reps):
+        M = np.eye(n)
+        for _ in range(depth):
+            M = rng.uniform(-b, b, (n, n)) @ M
+        sv = np.linalg.svd(M, compute_uv=False)
+        sq.append(sv**2)
+        top.append(sv[0])
+    sq = np.concatenate(sq)
+    assert rng.uniform(-b, b, 100000).var() == pytest.approx(ae.kaiming_uniform_variance(n), rel=0.02)
+    # mean of sigma^2 is exact in expectation; its MC error over n*reps values is ~ sqrt(L)/sqrt(n*reps) < 3%
+    assert sq.mean() == pytest.approx(ae.default_init_moment(depth, 1), rel=0.05)
+    assert sq.mean() == pytest.approx(ae.default_init_scale(depth) ** 2, rel=0.05)
+    # relative variance -> L with O(L/n) finite-width corrections and MC error: 20% tolerance
+    rel_var = sq.var() / sq.mean() ** 2
+    assert rel_var == pytest.approx(ae.default_init_spread(depth), rel=0.2)
+    # largest singular value near the Fuss-Catalan edge (finite-n fluctuations ~ n^(-2/3)): 10%
+    assert np.mean(top) == pytest.approx(ae.default_init_edge(depth), rel=0.1)
+
+
+def test_default_init_gain_monte_carlo():
+    rng = np.random.default_rng(1)
+    d, m = 32, 16
+    for depth in (0, 1, 3):
+        vals = []
+        for _ in range(40):
+            fs = [rng.uniform(-1, 1, (m, d)) / math.sqrt(d)] + [rng.uniform(-1, 1, (m, m)) / math.sqrt(m) for _ in range(depth)]
+            fs.append(rng.uniform(-1, 1, (d, m)) / math.sqrt(m))
+            sv = np.linalg.svd(_product(fs), compute_uv=False)[:m]
+            vals.append(np.mean(sv**2))
+        # RMS nonzero singular value; 40 draws of a mean over 16 values: MC error of sigma^2 mean < 10%
+        assert math.sqrt(np.mean(vals)) == pytest.approx(ae.default_init_gain(depth, d, m), rel=0.1)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), depth=st.integers(1, 8), alpha=st.floats(0.1, 1.0))
+def test_orthogonal_init_has_flat_spectrum(seed, depth, alpha):
+    rng = np.random.default_rng(seed)
+    n = 12
+    M = np.eye(n)
+    for _ in range(depth):
+        M = alpha * _orth(rng, n) @ M
+    sv = np.linalg.svd(M, compute_uv=False)
+    pred = ae.orthogonal_init_spectrum(n, depth, alpha)
+    np.testing.assert_allclose(sv, pred, rtol=1e-12 * depth * 10)
+    assert (sv.max() - sv.min()) / sv.max() < 1e-12 * depth * 10  # spread zero up to round-off
+
+
+# ------------------------------------------------------------------------- learning-rate rules
+def _steps_to_learn(depth, lr, p0, p=0.5, variance=1.0):
+    """Steps of size lr for the ODE solution to reach p (integration, independent of time_to_learn)."""
+    rhs = ae.mode_rhs(depth)
+    ev = lambda t, y: y[0] - p  # noqa: E731
+    ev.terminal = True
+    _, sol = _ode.solve(lambda t, y: rhs(y, variance), [p0], [0.0, 1e6], events=ev)
+    return float(sol.t_events[0][0]) / lr
+
+
+@pytest.mark.parametrize("p0", [1e-2, 1e-3])
+def test_lr_rules_collapse_learning_time(p0):
+    depths = (1, 2, 4, 8)
+    spread = {}
+    for rule in ae.LR_RULES:
+        steps = [_steps_to_learn(L, ae.depth_lr(L, base_lr=0.01, p0=p0, rule=rule), p0) for L in depths]
+        spread[rule] = max(steps) / min(steps) - 1
+    assert spread["exact"] < 1e-6  # exact by construction under gradient flow; integration error only
+    assert spread["asymptotic"] < 0.3  # leading term alone: O(1) corrections remain at these p0
+    assert spread["inverse_depth"] > 0.5  # 1/N does not cancel the P0 dependence
+    # without any rule the learning time is not depth independent
+    const = [_steps_to_learn(L, 0.01, p0) for L in depths]
+    assert max(const) / min(const) - 1 > 0.1
+
+
+def test_lr_rule_fixed_per_factor_scale_matches_product_form():
+    alpha = 0.6
+    for L in (1, 3, 5):
+        a = ae.depth_lr(L, base_lr=1.0, alpha=alpha, rule="exact", ref_depth=1)
+        b = ae.time_to_learn(L, 1.0, alpha ** (L + 2), 0.5) / ae.time_to_learn(1, 1.0, alpha**3, 0.5)
+        assert a == pytest.approx(b, rel=1e-12)
+
+
+# ------------------------------------------------------------------------- metrics and symbols
+@SETTINGS
+@given(k=st.integers(1, 10), tiny=st.floats(0.0, 1e-4))
+def test_rank_metrics(k, tiny):
+    spec = np.concatenate([np.ones(k), np.full(10 - k + 1, tiny)])
+    assert ae.effective_rank(spec) == k
+    # uniform over k values: exp(entropy) = k; the tiny tail perturbs it by O(tiny * log) only
+    assert ae.entropy_rank(np.ones(k)) == pytest.approx(k, rel=1e-12)
+    assert ae.entropy_rank(spec) == pytest.approx(k, rel=1e-2)
+
+
+def test_mode_ode_symbols_and_form():
+    for depth in range(0, 6):
+        expr = ae.mode_ode(depth)
+        assert expr.free_symbols == {ae.P, ae.s}
+        n = depth + 2
+        # evaluate against N s P^(2-2/N)(1-P) at a few points (independent numeric evaluation)
+        for Pv, sv in ((0.3, 1.7), (0.9, 0.2), (1.4, 2.0)):
+            assert float(expr.subs({ae.P: Pv, ae.s: sv})) == pytest.approx(n * sv * Pv ** (2 - 2 / n) * (1 - Pv), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: ae.mode_ode(-1), "depth"),
+        (lambda: ae.time_to_learn(-1, 1.0, 0.1, 0.5), "depth"),
+        (lambda: ae.time_to_learn(1, -1.0, 0.1, 0.5), "variance"),
+        (lambda: ae.time_to_learn(1, 1.0, -0.1, 0.5), "p0"),
+        (lambda: ae.time_to_learn(1, 1.0, 0.1, 1.5), "p"),
+        (lambda: ae.time_to_learn(1, 1.0, 0.5, 0.1), "p"),
+        (lambda: ae.depth_lr(-2, base_lr=0.1, p0=0.01), "depth"),
+        (lambda: ae.depth_lr(1, base_lr=0.1, p0=0.01, rule="magic"), "rule"),
+        (lambda: ae.depth_lr(1, base_lr=0.1), "p0"),
+        (lambda: ae.matrix_gradients([np.eye(3), np.eye(2)], np.eye(3)), "factors"),
+        (lambda: ae.effective_rank([1.0, 0.5], threshold=2.0), "threshold"),
+        (lambda: ae.orthogonal_init_spectrum(0, 1, 0.5), "width"),
+        (lambda: ae.default_init_gain(1, 4, 8), "m"),
+    ],
+)
+def test_bad_input_raises_naming_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_zero_variance_time_is_infinite_and_symbolic_depth_accepted():
+    assert ae.time_to_learn(2, 0.0, 0.1, 0.5) == math.inf
+    Ls = sp.Symbol("L", positive=True)
+    assert sp.simplify(ae.mode_ode(Ls).subs(Ls, 3) - ae.mode_ode(3)) == 0
