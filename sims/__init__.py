@@ -6,5 +6,11 @@ shared machinery lives in private modules (``_ode``, ``_train``, ``_networks``, 
 """
 
 from ._experiment import SCALES, Claim, Config, Experiment, RunContext, get, register, registry
+from ._bench import BenchResult, register_bench, timeit
+from ._executor import make_executor
+from ._report import write_report
+from ._runner import RunRecord, SweepError, reanalyse, run_experiment
 
-__all__ = ["SCALES", "Claim", "Config", "Experiment", "RunContext", "get", "register", "registry"]
+__all__ = ["SCALES", "Claim", "Config", "Experiment", "RunContext", "get", "register", "registry",
+           "run_experiment", "reanalyse", "RunRecord", "SweepError", "make_executor", "write_report",
+           "register_bench", "BenchResult", "timeit"]

@@ -1,0 +1,173 @@
+"""``python -m sims list | run NAME | report | bench``: experiments, runs, the report, benchmarks.
+
+Examples::
+
+    python -m sims list
+    python -m sims run jepa --scale quick              # -> runs/jepa-quick/
+    python -m sims run jepa --scale paper --seeds 10 --out runs/jepa-paper
+    python -m sims report --out report                 # every experiment -> report/index.html
+    python -m sims report --scheduler tcp://host:8786  # sweeps on a Dask cluster
+    python -m sims bench --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from ._experiment import SCALES
+
+__all__ = ["main"]
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", choices=SCALES, default="default",
+                   help="config preset: quick (seconds, smoke test), default (minutes), paper (GPU-sized)")
+    p.add_argument("--seeds", type=_positive_int, metavar="N",
+                   help="number of seeds (0..N-1); default depends on the scale (quick 2, default 5, paper 10)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run sweeps on a dask.distributed scheduler, e.g. tcp://host:8786 "
+                        "(needs the 'distributed' extra)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="run sweep configurations in N local threads (default: in-process, one at a time)")
+    p.add_argument("--fresh", action="store_true", help="discard stored results of earlier (interrupted) runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or log lines")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m sims", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="registered experiments: name, paper, description")
+
+    p = sub.add_parser("run", help="run one experiment into a run directory and print its claims")
+    p.add_argument("name", help="experiment name (see `python -m sims list`)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<name>-<scale>); re-running resumes")
+    _add_exec_args(p)
+
+    p = sub.add_parser("report", help="run every experiment; write DIR/index.html and DIR/claims.json")
+    p.add_argument("--out", metavar="DIR", default="report", help="report directory (default: report)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    _add_exec_args(p)
+
+    p = sub.add_parser("bench", help="run the registered benchmarks and print speed-up ratios")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke test of the benchmarks)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    p.add_argument("--strict", action="store_true", help="exit 1 if a target ratio is not met")
+    return ap
+
+
+class _UsageError(Exception):
+    """Bad command-line input found before any work (exit status 2, no traceback)."""
+
+
+def _executor(args: argparse.Namespace):
+    from ._executor import make_executor
+
+    try:
+        return make_executor(args.scheduler, args.workers)
+    except (ValueError, ImportError) as e:
+        raise _UsageError(e) from e
+
+
+def _cmd_list() -> int:
+    from ._experiment import registry
+
+    reg = registry()
+    if not reg:
+        print("no experiments registered")
+    w = max((len(n) for n in reg), default=0)
+    for name, exp in sorted(reg.items()):
+        desc = (exp.description or "").strip().splitlines()
+        print(f"{name.ljust(w)}  {exp.paper}" + (f"  --  {desc[0]}" if desc else ""))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ._experiment import get
+    from ._report import format_claims_table
+    from ._runner import run_experiment
+
+    try:
+        get(args.name)
+    except ValueError as e:
+        raise _UsageError(e) from e
+    with _executor(args) as ex:
+        rec = run_experiment(args.name, scale=args.scale, seeds=args.seeds, out=args.out, executor=ex,
+                             progress=not args.no_progress, fresh=args.fresh)
+    print(format_claims_table(rec.claims))
+    print(f"\n{rec.name} ({rec.scale}, seeds {list(rec.seeds)}) finished in {rec.seconds:.1f} s; "
+          f"{rec.n_hold}/{len(rec.claims)} claims hold")
+    print(f"run directory: {rec.out}")
+    for f in rec.figures:
+        print(f"  figure: {f}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._experiment import registry
+    from ._report import write_report
+
+    unknown = [n for n in args.only or () if n not in registry()]
+    if unknown:
+        raise _UsageError(f"--only: unknown experiment(s) {unknown}; registered: {sorted(registry())}")
+    with _executor(args) as ex:
+        rep = write_report(args.out, scale=args.scale, seeds=args.seeds, executor=ex, only=args.only,
+                           progress=not args.no_progress, fresh=args.fresh)
+    n = sum(len(e.claims) for e in rep.entries)
+    k = sum(c.holds for e in rep.entries for c in e.claims)
+    for e in rep.entries:
+        print(f"{e.name:<16} {e.status:<7} {sum(c.holds for c in e.claims)}/{len(e.claims)} claims hold  "
+              f"{e.seconds:8.1f} s")
+    failed = [e.name for e in rep.entries if e.status != "ok"]
+    print(f"\n{k}/{n} claims hold; {len(rep.entries) - len(failed)}/{len(rep.entries)} experiments ran"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    print(f"report: {pathlib.Path(rep.index)}")
+    return 0 if rep.ok else 1
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ._bench import format_bench_table, run_benches
+
+    try:
+        results = run_benches(quick=args.quick, only=args.only)
+    except ValueError as e:
+        raise _UsageError(e) from e
+    if not results:
+        print("no benchmarks registered")
+        return 0
+    print(format_bench_table(results))
+    if any(r.error for r in results):
+        return 1
+    return 1 if args.strict and not all(r.met for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m sims``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_bench(args)
+    except _UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
