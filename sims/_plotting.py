@@ -55,7 +55,6 @@ STYLE: dict[str, Any] = {
     "legend.frameon": False,
     "figure.dpi": 100,
     "savefig.dpi": 150,
-    "savefig.bbox": "tight",
     "pdf.fonttype": 42,  # embed TrueType: editable text in the PDF
     "mathtext.fontset": "cm",
 }

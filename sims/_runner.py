@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 import traceback
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,12 @@ class Context:
 
             tqdm.write(f"[{self.out.name}] {msg}", file=sys.stderr)
 
+    def _note(self, msg: str) -> None:
+        """Log to the file; print only where no progress bar shows the same."""
+        self.store.log(msg)
+        if self.verbose and not self._bars:
+            print(f"[{self.out.name}] {msg}", file=sys.stderr, flush=True)
+
     def sweep(self, fn: Callable[[Any, Sequence[int]], Sequence[Any]], configs: Mapping[str, Any],
               seeds: Sequence[int] | None = None, *, desc: str = "") -> dict[str, list[Any]]:
         """Evaluate ``fn(cfg, seeds)`` per configuration, resumably.
@@ -145,7 +152,10 @@ class Context:
         pending: dict[Any, tuple[str, list[int]]] = {}
         for key, cfg in configs.items():
             for s in self.store.stored_seeds(fn, key, cfg, seeds):
-                results[key][s] = self.store.load_unit(fn, key, cfg, s)
+                try:
+                    results[key][s] = self.store.load_unit(fn, key, cfg, s)
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:  # unreadable: compute again
+                    self.log(f"{name}: ignoring unreadable stored result {key!r} seed {s}: {e}")
         todo = {k: [s for s in seeds if s not in results[k]] for k in configs}
         n_done = sum(len(v) for v in results.values())
         n_todo = sum(len(v) for v in todo.values())
@@ -170,6 +180,7 @@ class Context:
                     for s, r in zip(missing, out):
                         self.store.save_unit(fn, key, configs[key], s, r)
                         results[key][s] = normalize(r)
+                    self._note(f"{name}: {key} done ({len(missing)} seed(s))")
                 except Exception as e:  # noqa: BLE001 - re-raised below, after the others are stored
                     failures[key] = e
                     self.log(f"{name}: config {key!r} failed: {type(e).__name__}: {e}")

@@ -27,6 +27,7 @@ import datetime
 import hashlib
 import io
 import json
+import math
 import os
 import pathlib
 import platform
@@ -278,18 +279,32 @@ def summarize(tree: Any, max_size: int = 10_000) -> Any:
 
 # ----------------------------------------------------------------------------------------- units
 def _describe(x: Any) -> Any:
-    """A stable, JSON-able description of a configuration (for hashing)."""
-    to_dict = getattr(x, "to_dict", None)
-    if callable(to_dict):
-        return {"type": type(x).__qualname__, "fields": _jsonable(to_dict())}
+    """A stable, JSON-able description of a configuration (for hashing): containers recursively,
+    dataclasses / Configs by type and fields, arrays by dtype, shape and every value, floats exactly."""
     import dataclasses
 
+    if isinstance(x, Mapping):
+        return {"dict": sorted([str(k), _describe(v)] for k, v in x.items())}
+    if isinstance(x, (list, tuple)):
+        return [_describe(v) for v in x]
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {"type": type(x).__qualname__, "fields": _jsonable(dataclasses.asdict(x))}
-    return _jsonable(x)
+        return {"type": type(x).__qualname__,
+                "fields": {f.name: _describe(getattr(x, f.name)) for f in dataclasses.fields(x)}}
+    if isinstance(x, (np.ndarray, np.generic)) or (hasattr(x, "__array__") and hasattr(x, "dtype")):
+        a = np.asarray(x)
+        return {"dtype": str(a.dtype), "shape": list(a.shape), "values": _describe(a.tolist())}
+    if isinstance(x, float):
+        return x if math.isfinite(x) else repr(x)
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    return repr(x)
 
 
 def _fn_name(fn: Any) -> str:
+    import functools
+
+    if isinstance(fn, functools.partial):
+        return f"partial({_fn_name(fn.func)}, {_describe(list(fn.args))}, {_describe(fn.keywords)})"
     mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     return f"{mod}.{qual}" if mod and qual else repr(fn)
 

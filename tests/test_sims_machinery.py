@@ -8,7 +8,6 @@ import dataclasses
 import json
 import math
 import os
-import pathlib
 
 import numpy as np
 import pytest
@@ -224,6 +223,11 @@ def test_changed_config_or_function_does_not_reuse_units(tmp_path, toys):
     assert same(res["k"], toy_fn({"a": 1.5}, [0, 1]))
     other = ctx.sweep(toy_fn_other, {"k": {"a": 1.0}})  # same key and config, other function
     assert same(other["k"], toy_fn_other({"a": 1.0}, [0, 1]))
+    # an unreadable stored result is computed again, not trusted
+    RunStore(tmp_path).unit_path(toy_fn, "k", {"a": 1.5}, 1).write_bytes(b"garbage")
+    CALLS.clear()
+    res = ctx.sweep(toy_fn, {"k": {"a": 1.5}})
+    assert CALLS == [(1.5, (1,))] and same(res["k"], toy_fn({"a": 1.5}, [0, 1]))
     assert len({unit_hash(toy_fn, "k", {"a": 1.0}), unit_hash(toy_fn, "k", {"a": 1.5}),
                 unit_hash(toy_fn_other, "k", {"a": 1.0}), unit_hash(toy_fn, "k2", {"a": 1.0})}) == 4
 
