@@ -1,0 +1,408 @@
+"""LiDAR and RankMe (Thilak et al. 2024; Garrido et al. 2023): theory.lidar against closed forms,
+an independent per-class reference implementation, and the invariances of proofs.lidar."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theory import lidar as L
+
+SET = settings(deadline=None, max_examples=25, derandomize=True)
+seeds = st.integers(0, 2**31 - 1)
+
+
+# --------------------------------------------------------------------------- independent reference
+
+
+def reference_lidar(e, *, delta, eps, variant="paper"):
+    """Straightforward re-implementation from the reference note (§2, §6): explicit per-class loops,
+    the inverse square root from scipy.linalg.sqrtm, entropy written out per variant. Independent of
+    theory.lidar's vectorised code path."""
+    e = np.asarray(e, dtype=float)
+    n, q, d = e.shape
+    means = [e[i].mean(axis=0) for i in range(n)]
+    grand = sum(means) / n
+    sb = sum(np.outer(m - grand, m - grand) for m in means)
+    sw = np.zeros((d, d))
+    for i in range(n):
+        for j in range(q):
+            sw += np.outer(e[i, j] - means[i], e[i, j] - means[i])
+    sb_norm = {"paper": n - 1, "stable_pretraining": n - 1, "stable_ssl": n - 1, "einx": n - 1, "radio": n - 1, "reptrix": 1}
+    sw_norm = {"paper": n * (q - 1), "stable_pretraining": n * (q - 1), "stable_ssl": n * (q - 1), "einx": n * (q - 1),
+               "radio": n * q - 1, "reptrix": n}
+    sb = sb / sb_norm[variant]
+    sw = sw / sw_norm[variant] + delta * np.eye(d)
+    if variant == "stable_pretraining":  # eigenvalues of Sigma_w clamped at eps
+        w, u = np.linalg.eigh(sw)
+        sw = (u * np.maximum(w, eps)) @ u.T
+    wh = np.real(np.linalg.inv(scipy.linalg.sqrtm(sw)))
+    m = wh @ sb @ wh
+    m = (m + m.T) / 2
+    if variant == "radio":
+        m = m + delta * np.eye(d)
+    if variant == "reptrix":
+        x = m - m.mean(axis=0)
+        s2 = np.linalg.svd(x, compute_uv=False) ** 2
+        lam = s2 / s2.sum()
+    else:
+        lam = np.clip(np.linalg.eigvalsh(m), 0, None)
+    if variant in ("paper", "einx", "reptrix"):
+        p = lam / lam.sum() + eps
+        h = -sum(pi * np.log(pi) for pi in p if pi > 0)
+    elif variant == "stable_pretraining":
+        p = (lam + eps) / (lam + eps).sum()
+        h = -sum(pi * np.log(pi) for pi in p if pi > 0)
+    elif variant == "stable_ssl":
+        p = lam / (lam.sum() + eps)
+        h = -sum(pi * np.log(pi + eps) for pi in p)
+    else:  # radio
+        lam = lam[lam > 0]
+        p = lam / (lam.sum() + eps)
+        h = -sum(pi * np.log(pi) for pi in p)
+    return float(np.exp(h))
+
+
+def random_embeddings(seed, n=12, q=5, d=6, rank_signal=None):
+    """Anisotropic class signal and anisotropic (non-diagonal) view noise."""
+    rng = np.random.default_rng(seed)
+    k = d if rank_signal is None else rank_signal
+    sig = rng.standard_normal((n, 1, k)) @ rng.standard_normal((k, d))
+    noise = rng.standard_normal((n, q, d)) @ (rng.standard_normal((d, d)) / np.sqrt(d) + 0.5 * np.eye(d))
+    return sig + noise + rng.standard_normal(d)
+
+
+def random_invertible(rng, d, smin=0.3, smax=3.0):
+    """A = Q1 diag(s) Q2 with singular values spread over [smin, smax]: cond(A) <= 10."""
+    q1 = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    q2 = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    s = np.linspace(smin, smax, d)
+    return q1 @ np.diag(s) @ q2
+
+
+# --------------------------------------------------------------------------- hand-computed example
+
+
+def toy():
+    """n = 4 classes, q = 2 views, d = 2 (reference §5). Class means (1,0), (-1,0), (0,1), (0,-1);
+    views mu_i +- u_i with u = (1,0) for classes 1-2 and u = (0,2) for classes 3-4."""
+    mu = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], dtype=float)
+    u = np.array([[1, 0], [1, 0], [0, 2], [0, 2]], dtype=float)
+    return np.stack([mu + u, mu - u], axis=1)
+
+
+def test_hand_computed_example():
+    # By hand: the grand mean is 0, so Sigma_b = (1/3) sum_i m_i m_i^T = (1/3) diag(2, 2) = diag(2/3, 2/3).
+    # Within-class deviations are +-u_i: Sigma_w = 1/(4*1) * [2*(1,0)(1,0)^T * 2 + 2*(0,2)(0,2)^T * 2]
+    #   = (1/4) diag(4, 16) = diag(1, 4).
+    # Sigma_lidar = diag(2/3 / 1, 2/3 / 4) = diag(2/3, 1/6); p = (4/5, 1/5);
+    # LiDAR = exp(-(0.8 ln 0.8 + 0.2 ln 0.2)) = 0.8^-0.8 * 0.2^-0.2.
+    e = toy()
+    sb, sw = L.scatter_matrices(e, delta=0.0)
+    np.testing.assert_allclose(sb, np.diag([2 / 3, 2 / 3]), atol=1e-15)  # exact dyadic/rational arithmetic: round-off only
+    np.testing.assert_allclose(sw, np.diag([1.0, 4.0]), atol=1e-15)
+    r = L.lidar(e, delta=0.0, eps=0.0, return_spectrum=True)
+    np.testing.assert_allclose(r.spectrum, [2 / 3, 1 / 6], rtol=1e-14)
+    assert r.value == pytest.approx(0.8**-0.8 * 0.2**-0.2, rel=1e-14)
+
+    # delta sweep: Sigma_lidar(delta) = diag((2/3)/(1+delta), (2/3)/(4+delta)), so p_1 = (4+delta)/(5+2 delta)
+    # decreases to 1/2 and LiDAR increases monotonically to erank_eig(Sigma_b) = 2 (equal eigenvalues).
+    values = []
+    for delta in (1e-6, 1e-3, 1e-1):
+        p1 = (4 + delta) / (5 + 2 * delta)
+        expected = np.exp(-(p1 * np.log(p1) + (1 - p1) * np.log(1 - p1)))
+        values.append(L.lidar(e, delta=delta, eps=0.0))
+        assert values[-1] == pytest.approx(expected, rel=1e-12)  # closed form vs eigen-solver: round-off
+    big = L.lidar(e, delta=1e8, eps=0.0)
+    assert values[0] < values[1] < values[2] < big <= 2.0
+    assert big == pytest.approx(L.effective_rank(np.linalg.eigvalsh(sb)), abs=1e-12)  # (4+1e8)/(5+2e8) = 1/2 + O(1e-8); H is flat at the max: O(1e-16)
+    assert L.effective_rank(np.linalg.eigvalsh(sb)) == pytest.approx(2.0, rel=1e-14)
+
+    # RankMe of the 8 x 2 uncentred view matrix: the views are (2,0),(0,0),(0,0),(-2,0),(0,3),(0,-1),(0,1),(0,-3);
+    # Z^T Z = diag(8, 20) (columns orthogonal), so sigma = (sqrt 8, sqrt 20).
+    z = e.reshape(-1, 2)
+    s = np.array([np.sqrt(8), np.sqrt(20)])
+    p = s / s.sum()
+    assert L.rankme(z, eps=0.0) == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-13)
+    # After +5 on every coordinate: column sums of Z are 0, so Z'^T Z' = diag(8, 20) + 25*8*[[1,1],[1,1]]
+    # = [[208, 200], [200, 220]]; eigenvalues 214 +- sqrt(214^2 - 5760), sigma = their square roots.
+    ev = 214 + np.array([1, -1]) * np.sqrt(214**2 - (208 * 220 - 200**2))
+    s5 = np.sqrt(ev)
+    p5 = s5 / s5.sum()
+    assert L.rankme(z + 5, eps=0.0) == pytest.approx(np.exp(-(p5 * np.log(p5)).sum()), rel=1e-12)
+    assert abs(L.rankme(z + 5, eps=0.0) - L.rankme(z, eps=0.0)) > 0.1  # RankMe changes ...
+    assert L.lidar(e + 5, delta=0.0, eps=0.0) == pytest.approx(r.value, rel=1e-13)  # ... LiDAR does not
+
+
+# --------------------------------------------------------------------------- against the reference implementation
+
+
+@SET
+@given(seeds, st.sampled_from(sorted(L.VARIANTS)), st.sampled_from([0.0, 1e-6, 1e-2]), st.sampled_from([0.0, 1e-7, 1e-4]))
+def test_variants_match_reference_implementation(seed, variant, delta, eps):
+    e = random_embeddings(seed, n=9, q=4, d=5)
+    if variant == "stable_pretraining" and delta == 0.0 and eps == 0.0:
+        eps = 1e-8
+    got = L.lidar(e, delta=delta, eps=eps, variant=variant)
+    want = reference_lidar(e, delta=delta, eps=eps, variant=variant)
+    # two float64 pipelines (chunked matmul + eigh vs loops + sqrtm); cond(Sigma_w) <~ 1e3 here: 1e-9 relative
+    assert got == pytest.approx(want, rel=1e-9)
+
+
+@SET
+@given(seeds, st.sampled_from(["paper", "radio", "reptrix", "stable_pretraining"]))
+def test_batched_equals_loop(seed, variant):
+    rng = np.random.default_rng(seed)
+    stack = np.stack([random_embeddings(int(s), n=10, q=4, d=6) for s in rng.integers(0, 2**31, 4)])
+    vals, spectra = L.lidar_batched(stack, variant=variant)
+    for k in range(stack.shape[0]):
+        r = L.lidar(stack[k], variant=variant, return_spectrum=True)
+        assert vals[k] == pytest.approx(r.value, rel=1e-10)  # same math, different BLAS batching: round-off
+        np.testing.assert_allclose(spectra[k], r.spectrum, rtol=1e-8, atol=1e-12 * r.spectrum[0])
+
+
+# --------------------------------------------------------------------------- invariances
+
+
+@SET
+@given(seeds)
+def test_linear_invariance_lidar_not_rankme(seed):
+    rng = np.random.default_rng(seed)
+    e = random_embeddings(seed, n=15, q=4, d=6)
+    a = random_invertible(rng, 6)
+    ea = e @ a.T
+    # delta = 0: exact invariance (proofs.lidar); cond(A)^2 <= 100 amplifies round-off ~1e-14 -> 1e-8 is safe
+    assert L.lidar(ea, delta=0.0, eps=0.0) == pytest.approx(L.lidar(e, delta=0.0, eps=0.0), abs=1e-8)
+    # RankMe is not invariant: singular values spread by a factor 10 change the normalised spectrum
+    z, za = e.reshape(-1, 6), ea.reshape(-1, 6)
+    assert abs(L.rankme(za, eps=0.0) - L.rankme(z, eps=0.0)) > 1e-3
+
+
+@SET
+@given(seeds, st.floats(0.1, 10.0), st.floats(-5.0, 5.0))
+def test_orthogonal_scale_translation(seed, c, shift):
+    rng = np.random.default_rng(seed)
+    e = random_embeddings(seed, n=10, q=3, d=5)
+    qm = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    b = shift * rng.standard_normal(5)
+    base = L.lidar(e, delta=0.0, eps=1e-7)
+    z = e.reshape(-1, 5)
+    rm = L.rankme(z)
+    # orthogonal maps: both invariant (round-off, 1e-10)
+    assert L.lidar(e @ qm.T, delta=0.0, eps=1e-7) == pytest.approx(base, rel=1e-10)
+    assert L.rankme(z @ qm.T) == pytest.approx(rm, rel=1e-10)
+    # scaling: LiDAR at delta = 0 and RankMe are invariant
+    assert L.lidar(c * e, delta=0.0, eps=1e-7) == pytest.approx(base, rel=1e-10)
+    assert L.rankme(c * z) == pytest.approx(rm, rel=1e-10)
+    # translation: LiDAR invariant for any delta; RankMe is not (uncentred)
+    assert L.lidar(e + b, delta=1e-2, eps=1e-7) == pytest.approx(L.lidar(e, delta=1e-2, eps=1e-7), rel=1e-10)
+    if np.linalg.norm(b) > 1.0:
+        assert abs(L.rankme(z + b) - rm) > 1e-4
+
+
+@SET
+@given(seeds)
+def test_permutation_invariance(seed):
+    rng = np.random.default_rng(seed)
+    e = random_embeddings(seed, n=10, q=4, d=5)
+    base = L.lidar(e)
+    perm_classes = e[rng.permutation(10)]
+    perm_views = np.stack([x[rng.permutation(4)] for x in e])
+    assert L.lidar(perm_classes) == pytest.approx(base, rel=1e-11)  # sums reordered: round-off
+    assert L.lidar(perm_views) == pytest.approx(base, rel=1e-11)
+    assert L.rankme(perm_views.reshape(-1, 5)) == pytest.approx(L.rankme(e.reshape(-1, 5)), rel=1e-11)
+
+
+@SET
+@given(seeds, st.sampled_from([0.0, 1e-3, 1.0]))
+def test_sigma_b_normaliser_does_not_matter(seed, delta):
+    e = random_embeddings(seed, n=8, q=3, d=4)
+    one_over_n = dataclasses.replace(L.VARIANTS["paper"], name="paper_1/n", sb_norm="n")
+    unnormalised = dataclasses.replace(L.VARIANTS["paper"], name="paper_sum", sb_norm="sum")
+    base = L.lidar(e, delta=delta, eps=1e-7)
+    # a scale of Sigma_b (proofs.lidar): identical up to round-off
+    assert L.lidar(e, delta=delta, eps=1e-7, variant=one_over_n) == pytest.approx(base, rel=1e-12)
+    assert L.lidar(e, delta=delta, eps=1e-7, variant=unnormalised) == pytest.approx(base, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- bounds, flat spectra, routes
+
+
+@settings(deadline=None, max_examples=40, derandomize=True)
+@given(seeds, st.integers(2, 20), st.integers(2, 10), st.integers(1, 30))
+def test_bounds(seed, n, q, d):
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((n, 1, d)) * rng.uniform(0.1, 3, d) + rng.standard_normal((n, q, d))
+    # eps = 0: 1 <= LiDAR <= min(d, n - 1); delta = 1e-3 keeps Sigma_w invertible when d > n(q-1)
+    v = L.lidar(e, delta=1e-3, eps=0.0)
+    assert 1.0 - 1e-12 <= v <= min(d, n - 1) * (1 + 1e-9)  # round-off eigenvalues beyond the rank: ~1e-15 each
+    # eps > 0: -x log x is subadditive, so H_eps <= H + d * eps |log eps| and LiDAR <= K exp(d eps |log eps|)
+    eps = 1e-4
+    ve = L.lidar(e, delta=1e-3, eps=eps)
+    assert ve <= min(d, n - 1) * np.exp(d * eps * abs(np.log(eps))) * (1 + 1e-9)
+    # RankMe with eps = 0 lies in [1, min(N, K)]
+    r = L.rankme(e.reshape(-1, d), eps=0.0)
+    assert 1.0 - 1e-12 <= r <= min(n * q, d) * (1 + 1e-12)
+
+
+@SET
+@given(seeds, st.integers(1, 5), st.integers(0, 3), st.floats(0.3, 3.0), st.floats(0.3, 3.0))
+def test_flat_spectrum_of_k_equal_eigenvalues_gives_k(seed, k, extra, a, b):
+    # Exact design: 2k classes with means +-a e_m (m < k), so Sigma_b = 2a^2/(2k-1) * P_k (rank k, equal
+    # eigenvalues); q = 2d views mu_i +- b e_m (m < d), so Sigma_w = 2b^2/(2d-1) I. Then Sigma_lidar is a
+    # multiple of P_k: k equal non-zero eigenvalues, LiDAR = k exactly. A random rotation is applied on top.
+    d = k + extra
+    eye = np.eye(d)
+    means = np.concatenate([a * eye[:k], -a * eye[:k]])
+    dev = np.concatenate([b * eye, -b * eye])
+    e = means[:, None, :] + dev[None, :, :]
+    rot = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))[0]
+    r = L.lidar(e @ rot.T, delta=0.0, eps=0.0, return_spectrum=True)
+    assert r.value == pytest.approx(k, rel=1e-12)  # round-off in the zero eigenvalues only
+    np.testing.assert_allclose(r.spectrum[:k], (2 * a**2 / (2 * k - 1)) / (2 * b**2 / (2 * d - 1)), rtol=1e-12)
+    assert np.all(np.isfinite(r.spectrum)) and np.all(r.spectrum[k:] <= 1e-12 * r.spectrum[0])
+
+
+@SET
+@given(seeds, st.sampled_from([0.0, 1e-6]))
+def test_three_eigen_routes_agree(seed, delta):
+    e = random_embeddings(seed, n=20, q=4, d=8, rank_signal=3)  # Sigma_b of rank 3: exact zero eigenvalues too
+    sb, sw = L.scatter_matrices(e, delta=delta)
+    routes = [L.lda_spectrum(sb, sw, method=m) for m in ("whiten", "generalized", "eig")]
+    scale = routes[0][0]
+    for r in routes[1:]:
+        # three LAPACK paths on a well-conditioned Sigma_w: agreement at the 1e-9 * lambda_max level
+        np.testing.assert_allclose(r, routes[0], rtol=0, atol=1e-9 * scale)
+    raw = scipy.linalg.eigh(sb, sw, eigvals_only=True)
+    assert raw.min() >= -1e-12 * scale  # negatives are round-off only (clamped at 0 by lda_spectrum)
+    assert np.all(routes[0] >= 0)
+    # and the whitened route is the one lidar uses
+    np.testing.assert_allclose(L.lidar(e, delta=delta, return_spectrum=True).spectrum, routes[0], rtol=0, atol=1e-12 * scale)
+
+
+# --------------------------------------------------------------------------- delta limits
+
+
+@SET
+@given(seeds)
+def test_delta_limits(seed):
+    e = random_embeddings(seed, n=12, q=4, d=5)
+    sb, _ = L.scatter_matrices(e)
+    erank_b = L.effective_rank(np.linalg.eigvalsh(sb))
+    # delta -> inf: LiDAR -> erank_eig(Sigma_b); the gap is O(||Sigma_w|| / delta) ~ 1e-6 at delta = 1e7
+    assert L.lidar(e, delta=1e7, eps=0.0) == pytest.approx(erank_b, rel=1e-5)
+    # delta -> 0: continuity at 0 for non-singular Sigma_w; O(delta cond) change
+    assert L.lidar(e, delta=1e-12, eps=0.0) == pytest.approx(L.lidar(e, delta=0.0, eps=0.0), rel=1e-8)
+    # Sigma_w = 0 (perfectly invariant encoder: all views equal): LiDAR = erank_eig(Sigma_b) for every delta
+    inv = np.repeat(e.mean(axis=1, keepdims=True), 4, axis=1)
+    sb_inv, _ = L.scatter_matrices(inv)
+    for delta in (1e-6, 1.0, 1e3):
+        assert L.lidar(inv, delta=delta, eps=0.0) == pytest.approx(L.effective_rank(np.linalg.eigvalsh(sb_inv)), rel=1e-10)
+
+
+# --------------------------------------------------------------------------- the paper's qualitative claims
+
+
+def test_noise_dimensions_move_rankme_not_lidar():
+    # Reference §4.6 (seed 1): 8 informative dims, +24 dims of pure view noise with std 3
+    e = L.synthetic_views(200, 20, n_informative=8, n_noise=24, key=1)
+    clean = e[..., :8]
+    lid_ratio = L.lidar(e, delta=1e-6, eps=1e-7) / L.lidar(clean, delta=1e-6, eps=1e-7)
+    rm_ratio = L.rankme(e.reshape(-1, 32)) / L.rankme(clean.reshape(-1, 8))
+    # expected: noise dims have lambda ~ 1/q = 0.05 vs ~11 informative: LiDAR rises by ~24*0.05/(8*11) of mass
+    # (a few %); RankMe counts the 24 high-variance dims: ratio ~ 32/8 at most, well above 2
+    assert lid_ratio < 1.2
+    assert rm_ratio > 3.0
+
+
+def test_pure_noise_trap():
+    # Reference §4.8: n = 1000, q = 50, d = 64. lambda ~ 1/q plus Marchenko-Pastur spread (d/n = 0.064:
+    # edges (1 +- sqrt(0.064))^2 = 0.56..1.57)
+    n, q = 1000, 50
+    cases = {
+        "pure": L.synthetic_views(n, q, n_informative=0, n_noise=64, noise_std=1.0, key=3),
+        "misgrouped": L.synthetic_views(n, q, n_informative=8, n_noise=56, mis_group=True, key=4),
+        "grouped": L.synthetic_views(n, q, n_informative=8, n_noise=56, key=4),
+    }
+    res = {k: L.lidar(v, delta=1e-6, eps=1e-7, return_spectrum=True) for k, v in cases.items()}
+    for k in ("pure", "misgrouped"):
+        assert res[k].value > 0.85 * 64  # near the maximum min(d, n-1) = 64
+        assert 1.0 <= res[k].lambda_max * q <= 1.8  # ~1/q up to the MP upper edge 1.57 (+ fluctuation)
+    assert res["grouped"].value < 12  # ~ the 8 informative dims (+ leakage of the 56 noise dims)
+    assert res["grouped"].lambda_max > 5  # s^2/v^2 + 1/q = 1/0.09 + 0.02 ~ 11
+
+
+# --------------------------------------------------------------------------- RankMe / alpha-ReQ / entropy
+
+
+@SET
+@given(seeds, st.integers(1, 6))
+def test_rankme_closed_form_and_alpha_req(seed, k):
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(0.1, 5.0, k)
+    u = np.linalg.qr(rng.standard_normal((20, k)))[0]
+    v = np.linalg.qr(rng.standard_normal((8, k)))[0]
+    z = u @ np.diag(s) @ v.T
+    # RankMe sums over min(N, K) = 8 singular values: 8 - k exact zeros, each contributing p = eps
+    p = np.concatenate([s, np.zeros(8 - k)]) / s.sum() + 1e-7
+    assert L.rankme(z, eps=1e-7) == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-10)
+    # alpha-ReQ on an exact power law lambda_k = 3 k^-alpha is exact with R^2 = 1
+    alpha = rng.uniform(0.3, 3.0)
+    spec = 3.0 * np.arange(1, 60, dtype=float) ** -alpha
+    a, r2 = L.alpha_req(spec, spectrum=True, fit_range=(5, 50))
+    assert a == pytest.approx(alpha, rel=1e-10) and r2 == pytest.approx(1.0, abs=1e-12)
+
+
+def test_zero_eigenvalues_are_not_nan():
+    # d = 10 > n - 1 = 3: Sigma_b has 6 exact zero eigenvalues; 0 log 0 = 0 (xlogy), never NaN
+    e = np.random.default_rng(0).standard_normal((4, 8, 10))
+    for variant in L.VARIANTS:
+        v = L.lidar(e, eps=0.0, variant=variant)
+        assert np.isfinite(v) and 1.0 <= v <= 3.0 + 1e-9
+    assert L.entropy_rank(np.array([1.0, 1.0, 0.0, 0.0])) == pytest.approx(2.0, rel=1e-15)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: np.ones((1, 3, 2)), "n >= 2"),
+        (lambda: np.ones((3, 1, 2)), "q >= 2"),
+        (lambda: np.ones((3, 2)), "rank 3"),
+        (lambda: np.ones((2, 3, 3, 2)), "rank 3"),
+        (lambda: np.where(np.arange(12).reshape(2, 3, 2) == 5, np.nan, 1.0), "NaN"),
+    ],
+)
+def test_bad_embeddings(make, match):
+    with pytest.raises(ValueError, match=match):
+        L.lidar(make())
+
+
+def test_bad_parameters_and_singular_sigma_w():
+    e = random_embeddings(0, n=5, q=2, d=4)
+    # d = 8 > n(q-1) = 5: Sigma_w is rank-deficient; with delta = 0 that is an error, with delta > 0 fine
+    wide = np.random.default_rng(1).standard_normal((5, 2, 8))
+    with pytest.raises(ValueError, match="singular"):
+        L.lidar(wide, delta=0.0)
+    assert np.isfinite(L.lidar(wide, delta=1e-3))
+    with pytest.raises(ValueError, match="delta"):
+        L.lidar(e, delta=-1.0)
+    with pytest.raises(ValueError, match="eps"):
+        L.lidar(e, eps=float("nan"))
+    with pytest.raises(ValueError, match="variant"):
+        L.lidar(e, variant="nope")
+    with pytest.raises(ValueError, match="Sigma_b is zero"):
+        L.lidar(np.repeat(np.random.default_rng(2).standard_normal((1, 3, 2)), 4, axis=0), delta=1e-6)
+    with pytest.raises(ValueError, match="checkpoint 1"):
+        L.lidar_batched(np.stack([e[:, :, :4], np.repeat(e[:, :1], 2, axis=1)]), delta=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        L.rankme(np.ones(3))
+    with pytest.raises(ValueError, match="fit_range"):
+        L.alpha_req(np.ones(10), spectrum=True, fit_range=(5, 2))
