@@ -52,3 +52,52 @@ def deep_linear_init(d: int, depth: int, eps: float, *, key: jax.Array | None = 
     if predictor:
         out["V"] = c * eye
     return out
+
+
+# --------------------------------------------------------------------------- NTK-parametrised MLPs
+__all__ += ["ntk_mlp_init", "ntk_mlp_apply", "ACTIVATION_FNS"]
+
+#: Elementwise activations by name (the names of ``theory.kernels.ACTIVATIONS``).
+ACTIVATION_FNS = {"relu": jax.nn.relu, "erf": jax.scipy.special.erf, "identity": lambda z: z}
+
+
+def ntk_mlp_init(key: jax.Array, sizes, *, dtype=jnp.float32) -> list[dict]:
+    r"""Standard-normal weights of an MLP in NTK parametrisation (neural-tangents ``stax.Dense``).
+
+    Args:
+        key: PRNG key.
+        sizes: ``[d_in, n_1, ..., n_L, k]``, layer widths including input and output.
+        dtype: float dtype (float64 for kernel checks).
+
+    Returns:
+        ``[{"W": (n_{l}, n_{l+1}), "b": (n_{l+1},)}, ...]``, every entry :math:`\mathcal N(0, 1)`.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must list >= 2 positive widths, got {sizes!r}")
+    keys = jax.random.split(key, 2 * (len(sizes) - 1))
+    return [{"W": jax.random.normal(keys[2 * i], (sizes[i], sizes[i + 1]), dtype),
+             "b": jax.random.normal(keys[2 * i + 1], (sizes[i + 1],), dtype)} for i in range(len(sizes) - 1)]
+
+
+def ntk_mlp_apply(params: list[dict], x: jax.Array, *, activations, w_var: float = 1.0, b_var: float = 0.0) -> jax.Array:
+    r"""Forward pass :math:`z^{l+1} = \sqrt{\sigma_w^2/n_l}\,\phi_l(z^l) W^{l+1} + \sigma_b b^{l+1}`, no activation after the last layer.
+
+    Args:
+        params: from :func:`ntk_mlp_init`.
+        x: ``(n, d_in)`` inputs.
+        activations: one name per hidden layer (``len(params) - 1`` of them), from :data:`ACTIVATION_FNS`;
+            ``"identity"`` marks a linear layer (e.g. a bottleneck).
+        w_var, b_var: :math:`\sigma_w^2`, :math:`\sigma_b^2`.
+
+    Returns:
+        ``(n, k)`` outputs. The infinite-width kernels of this network are ``theory.kernels.mlp_kernels``.
+    """
+    if len(activations) != len(params) - 1:
+        raise ValueError(f"activations must have len(params) - 1 = {len(params) - 1} entries, got {len(activations)}")
+    h = x
+    for i, layer in enumerate(params):
+        if i > 0:
+            h = ACTIVATION_FNS[activations[i - 1]](h)
+        h = (jnp.sqrt(w_var / layer["W"].shape[0]) * h) @ layer["W"] + jnp.sqrt(b_var) * layer["b"]
+    return h
