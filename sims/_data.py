@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["digits", "static_views", "temporal_pairs", "moments", "static_noise_for", "temporal_params_for"]
+__all__ = ["digits", "static_views", "temporal_pairs", "moments", "static_noise_for", "temporal_params_for",
+           "low_rank_gaussian"]
 
 
 def digits(*, test_fraction: float = 0.25, seed: int = 0, standardize: bool = True):
@@ -56,18 +57,30 @@ def _check_features(lam, rho, *, rho_max: float | None) -> tuple[np.ndarray, np.
     return lam, rho
 
 
-def static_noise_for(lam, rho) -> tuple[np.ndarray, np.ndarray]:
+def static_noise_for(lam, rho, gain=None) -> tuple[np.ndarray, np.ndarray]:
     r"""Signal and noise variances of the static-views model that give the requested (lambda, rho).
 
-    Static views: :math:`x = z + \xi,\ y = z + \xi'` with :math:`z_i \sim N(0, s_i)` and independent
-    noises of variance :math:`n_i`: :math:`\lambda_i = s_i`, :math:`\sigma_i^2 = s_i + n_i`,
-    :math:`\rho_i = s_i/(s_i+n_i) \in (0, 1]`. Hence :math:`s = \lambda`, :math:`n = \lambda(1/\rho - 1)`.
+    Static views: :math:`x = z + \xi,\ y = c\,(z + \xi')` with :math:`z_i \sim N(0, s_i)`, independent
+    noises of variance :math:`n_i` and a target gain :math:`c_i` (1 in the plain model):
+    :math:`\lambda_i = c_i s_i`, :math:`\sigma_i^2 = s_i + n_i`, :math:`\rho_i = c_i s_i/(s_i+n_i) \in (0, c_i]`.
+    Hence :math:`s = \lambda/c`, :math:`n = \lambda/\rho - \lambda/c`. With ``c = 1`` a noisy feature has
+    high variance and low rho; a gain ``c > 1`` (target view at another scale) reaches rho > 1.
+
+    Args:
+        lam, rho: per-feature targets (1-D).
+        gain: per-feature target gain c >= rho (default 1).
+
+    Returns:
+        ``(s, n)`` signal and noise variances.
 
     Raises:
-        ValueError: lambda <= 0, or rho outside (0, 1].
+        ValueError: lambda <= 0, rho <= 0, or rho > gain.
     """
-    lam, rho = _check_features(lam, rho, rho_max=1.0)
-    return lam, lam * (1.0 / rho - 1.0)
+    lam, rho = _check_features(lam, rho, rho_max=None)
+    c = np.ones_like(lam) if gain is None else np.broadcast_to(np.asarray(gain, dtype=float), lam.shape)
+    if np.any(rho > c * (1 + 1e-12)):
+        raise ValueError(f"rho must lie in (0, gain] for the static-views model (gain={c}), got {rho}")
+    return lam / c, np.maximum(lam / rho - lam / c, 0.0)
 
 
 def temporal_params_for(lam, rho) -> tuple[np.ndarray, np.ndarray]:
@@ -86,17 +99,18 @@ def temporal_params_for(lam, rho) -> tuple[np.ndarray, np.ndarray]:
     return rho, lam / rho
 
 
-def static_views(lam, rho, n: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Sample ``n`` pairs of the static-views model with per-feature ``(lam, rho)`` (see
-    :func:`static_noise_for`). Returns ``(x, y)`` each ``(n, d)`` float32."""
+def static_views(lam, rho, n: int, *, key: jax.Array, gain=None) -> tuple[jax.Array, jax.Array]:
+    """Sample ``n`` pairs of the static-views model with per-feature ``(lam, rho)`` and target gain
+    (see :func:`static_noise_for`). Returns ``(x, y)`` each ``(n, d)``."""
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
-    sig, noise = static_noise_for(lam, rho)
+    sig, noise = static_noise_for(lam, rho, gain)
+    c = np.ones_like(sig) if gain is None else np.broadcast_to(np.asarray(gain, dtype=float), sig.shape)
     k1, k2, k3 = jax.random.split(key, 3)
     d = sig.size
     z = jax.random.normal(k1, (n, d)) * jnp.sqrt(sig)
     x = z + jax.random.normal(k2, (n, d)) * jnp.sqrt(noise)
-    y = z + jax.random.normal(k3, (n, d)) * jnp.sqrt(noise)
+    y = c * (z + jax.random.normal(k3, (n, d)) * jnp.sqrt(noise))
     return x, y
 
 
@@ -124,3 +138,31 @@ def moments(x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
         raise ValueError(f"x and y must be (n, d) of equal shape, got {x.shape}, {y.shape}")
     n = x.shape[0]
     return {"sxx": x.T @ x / n, "syx": y.T @ x / n, "syy": y.T @ y / n}
+
+
+def low_rank_gaussian(variances, d: int, noise: float, n: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    r"""Samples of known rank plus isotropic noise: :math:`x = Q\,\mathrm{diag}(\sqrt{s})\,z + \sqrt{\nu}\,\xi`
+    with a random orthonormal :math:`Q \in \mathbb R^{d\times r}`, :math:`z, \xi` standard normal
+    (the synthetic data of the linear-autoencoder experiment, Sun et al. 2021).
+
+    Args:
+        variances: the ``r`` signal variances ``s_i > 0``. d: dimension (>= r). noise: noise variance >= 0.
+        n: samples (>= 2). key: PRNG key.
+
+    Returns:
+        ``(x, Q)``: ``x`` of shape ``(n, d)`` float32 and the signal directions ``Q`` ``(d, r)``.
+    """
+    s = np.atleast_1d(np.asarray(variances, dtype=float))
+    if s.ndim != 1 or np.any(s <= 0):
+        raise ValueError(f"variances must be a 1-D array of positive values, got {variances!r}")
+    if not isinstance(d, int) or d < s.size:
+        raise ValueError(f"d must be an int >= len(variances) = {s.size}, got {d!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    k1, k2, k3 = jax.random.split(key, 3)
+    Q = jnp.linalg.qr(jax.random.normal(k1, (d, s.size)))[0]
+    z = jax.random.normal(k2, (n, s.size)) * jnp.sqrt(jnp.asarray(s, dtype=jnp.float32))
+    x = z @ Q.T + jnp.sqrt(noise) * jax.random.normal(k3, (n, d))
+    return x.astype(jnp.float32), Q

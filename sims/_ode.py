@@ -85,6 +85,33 @@ def solve(
     return y if events is None else (y, sol)
 
 
+_COMPILED: dict = {}
+
+
+def _compiled(rhs, rtol: float, atol: float, max_steps: int):
+    """One jitted, vmapped diffrax solver per (rhs, tolerances): repeated calls with the same shapes
+    reuse the compilation (save times and dt0 are traced arguments)."""
+    key = (rhs, rtol, atol, max_steps)
+    if key not in _COMPILED:
+        import diffrax
+        import jax
+
+        @jax.jit
+        def run(y0, args, ts, dt0):
+            def one(y0_i, args_i):
+                sol = diffrax.diffeqsolve(
+                    diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=ts[0], t1=ts[-1], dt0=dt0, y0=y0_i, args=args_i,
+                    saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+                    max_steps=max_steps, throw=False,
+                )
+                return sol.ys, sol.result == diffrax.RESULTS.successful
+
+            return jax.vmap(one)(y0, args)
+
+        _COMPILED[key] = run
+    return _COMPILED[key]
+
+
 def solve_batch(
     rhs: Callable[[Any, Any, Any], Any],
     y0,
@@ -113,7 +140,6 @@ def solve_batch(
         ODEError: when a member's solution is non-finite or the solver fails; names the first such
             member and the first save time where it went bad.
     """
-    import diffrax
     import jax
     import jax.numpy as jnp
 
@@ -126,21 +152,9 @@ def solve_batch(
         if jnp.shape(leaf)[:1] != (B,):
             raise ValueError(f"every leaf of args must have leading axis B={B}, got shape {jnp.shape(leaf)}")
     ts = jnp.asarray(t, dtype=y0.dtype)
-    dt0_ = dt0 if dt0 is not None else float((t[1] - t[0]) / 10)
-
-    @jax.jit
-    def run(y0, args):
-        def one(y0_i, args_i):
-            sol = diffrax.diffeqsolve(
-                diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=ts[0], t1=ts[-1], dt0=dt0_, y0=y0_i, args=args_i,
-                saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-                max_steps=max_steps, throw=False,
-            )
-            return sol.ys, sol.result == diffrax.RESULTS.successful
-
-        return jax.vmap(one)(y0, args)
-
-    ys, ok = run(y0, args)
+    dt0_ = jnp.asarray(dt0 if dt0 is not None else (t[1] - t[0]) / 10, dtype=y0.dtype)
+    run = _compiled(rhs, float(rtol), float(atol), int(max_steps))
+    ys, ok = run(y0, args, ts, dt0_)
     ys = np.asarray(ys)
     ok = np.asarray(ok)
     finite = np.all(np.isfinite(ys), axis=2)  # (B, T)

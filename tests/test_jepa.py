@@ -1,0 +1,349 @@
+"""JEPA vs MAE (Littwin et al. 2024): theory.jepa against integration, the full matrix flow and training."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sims._data import moments, static_noise_for, static_views, temporal_pairs
+from sims._networks import deep_linear_init, deep_linear_product
+from sims._ode import solve
+from sims._train import fit
+from theory import jepa as J
+
+jax.config.update("jax_enable_x64", True)
+
+objectives = st.sampled_from(J.OBJECTIVES)
+depths = st.integers(1, 4)
+lams = st.floats(0.2, 5.0)
+rhos = st.floats(0.3, 3.0)
+
+
+def hitting_time_by_integration(obj, L, lam, rho, eps, p):
+    """Independent method: integrate the lambdified ODE with LSODA until wbar = p * wbar*."""
+    f = J.mode_rhs(obj, L)
+    target = p * float(J.fixed_point(obj, L).subs(J.rho, rho))
+    ev = lambda t, y: y[0] - target  # noqa: E731
+    ev.terminal = True
+    horizon = 5 * J.time_to_learn(obj, L, lam, rho, eps, p)
+    _, sol = solve(lambda t, y: f(y, lam, rho), [eps], [0.0, horizon], events=ev, rtol=1e-12, atol=1e-30)
+    assert sol.t_events[0].size == 1, "the threshold was never reached"
+    return float(sol.t_events[0][0])
+
+
+# --------------------------------------------------------------------------- symbolic API
+def test_repl_contract_and_paper_odes():
+    # the REPL contract of the issue, against the paper's eq. (7) written out by hand for L = 3
+    expr = J.encoder_ode("jepa", depth=3)
+    assert expr.free_symbols == {J.w, J.lam, J.rho}
+    paper7 = 3 * (J.lam * J.w ** sp.Rational(8, 3) - J.lam / J.rho * J.w**3)
+    assert sp.expand(expr - paper7) == 0
+    paper8 = 3 * (J.lam * J.w ** sp.Rational(5, 3) - J.lam / J.rho * J.w**3)
+    assert sp.expand(J.encoder_ode("mae", 3) - paper8) == 0
+    assert J.fixed_point("jepa", 3) == J.rho**3
+    assert sp.simplify(J.fixed_point("mae", 3) - J.rho ** sp.Rational(3, 4)) == 0
+    t = J.time_to_learn("jepa", depth=3, lam=1.0, rho=2.0, eps=1e-3, p=0.5)
+    assert isinstance(t, float)
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+def test_symbolic_depth_matches_concrete(obj):
+    sym = J.encoder_ode(obj, J.L)
+    for k in (1, 2, 5):
+        assert sp.simplify(sym.subs(J.L, k) - J.encoder_ode(obj, k)) == 0
+
+
+def test_predictor_odes():
+    # JEPA: wbar^2 (lam - sigma^2 v); MAE: wbar (lam - sigma^2 v wbar), sigma^2 = lam / rho
+    s2 = J.lam / J.rho
+    assert sp.expand(J.predictor_ode("jepa") - J.w**2 * (J.lam - s2 * J.v)) == 0
+    assert sp.expand(J.predictor_ode("mae") - J.w * (J.lam - s2 * J.v * J.w)) == 0
+
+
+# --------------------------------------------------------------------------- hitting times
+@settings(max_examples=25, deadline=None)
+@given(obj=objectives, L=depths, lam=lams, rho=rhos, log_eps=st.floats(-5, -2), p=st.floats(0.2, 0.9))
+def test_time_equals_integration(obj, L, lam, rho, log_eps, p):
+    eps = 10.0**log_eps
+    wstar = float(J.fixed_point(obj, L).subs(J.rho, rho))
+    if eps >= 0.5 * p * wstar:
+        eps = 0.01 * p * wstar  # keep eps inside (0, p w*) with room
+    exact = J.time_to_learn(obj, L, lam, rho, eps, p)
+    numeric = hitting_time_by_integration(obj, L, lam, rho, eps, p)
+    # LSODA at rtol 1e-12 over stiff plateaus: 1e-6 relative leaves two orders of margin over observed errors
+    assert exact == pytest.approx(numeric, rel=1e-6)
+
+
+@pytest.mark.parametrize("obj,L,lam,rho,eps,p", [
+    ("jepa", 1, 1, 1, 1e-3, 0.5), ("jepa", 2, 1, 2, 1e-3, 0.5), ("jepa", 3, 0.7, 1.5, 1e-4, 0.9), ("jepa", 4, 2, 3, 1e-5, 0.5),
+    ("mae", 1, 1, 1, 1e-3, 0.5), ("mae", 2, 1, 1, 1e-4, 0.5), ("mae", 2, 1, 1, 1e-6, 0.5), ("mae", 3, 1, 1, 1e-6, 0.5),
+    ("mae", 3, 0.7, 1.5, 1e-4, 0.9),
+])
+def test_reference_tuples(obj, L, lam, rho, eps, p):
+    # the cross-check tuples of the reference note (section 4)
+    assert J.time_to_learn(obj, L, lam, rho, eps, p) == pytest.approx(hitting_time_by_integration(obj, L, lam, rho, eps, p), rel=1e-6)
+
+
+def test_mae_l1_equals_saxe_closed_form():
+    # Saxe et al. (2014): tau du/dt = 2u(s - u) with u = P, s = rho, tau = 2/(2 sigma^2)... for L = 1 the
+    # product P = v wbar follows dP/dt = 2 sigma^2 P (rho - P); its hitting time from P0 to Pf is
+    # (1/(2 sigma^2 rho)) ln(Pf (rho - P0) / (P0 (rho - Pf))). With balanced factors P = wbar^2.
+    lam, rho, eps, p = 0.8, 1.7, 1e-3, 0.6
+    s2 = lam / rho
+    P0, Pf = eps**2, (p * np.sqrt(rho)) ** 2
+    saxe = np.log(Pf * (rho - P0) / (P0 * (rho - Pf))) / (2 * s2 * rho)
+    assert J.time_to_learn("mae", 1, lam, rho, eps, p) == pytest.approx(saxe, rel=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(obj=objectives, L=depths, lam=lams, rho=rhos, c=st.floats(0.1, 10.0))
+def test_time_scales_as_one_over_lambda(obj, L, lam, rho, c):
+    eps = 1e-3 * min(1.0, float(J.fixed_point(obj, L).subs(J.rho, rho)))
+    # both right-hand sides are proportional to lam at fixed rho: t(c lam) = t(lam)/c up to rounding
+    assert J.time_to_learn(obj, L, c * lam, rho, eps) == pytest.approx(J.time_to_learn(obj, L, lam, rho, eps) / c, rel=1e-10)
+
+
+@settings(max_examples=15, deadline=None)
+@given(L=st.integers(2, 5), lam=lams, r1=st.floats(0.5, 1.5), dr=st.floats(0.1, 1.5))
+def test_only_jepa_is_greedy_in_rho(L, lam, r1, dr):
+    r2 = r1 + dr
+    eps = 1e-3 * min(1.0, r1**L)
+    tj1, tj2 = J.time_to_learn("jepa", L, lam, r1, eps), J.time_to_learn("jepa", L, lam, r2, eps)
+    tm1, tm2 = J.time_to_learn("mae", L, lam, r1, eps), J.time_to_learn("mae", L, lam, r2, eps)
+    assert tj2 < tj1  # JEPA: higher rho learned strictly sooner
+    assert tm2 >= tm1 * (1 - 1e-9)  # MAE: not sooner (flat or slightly later)
+
+
+def test_jepa_rho_spread_grows_with_depth():
+    # reference section 6 protocol: lam = 1, rho in {0.5, 1, 2}, eps = 1e-3
+    spread = []
+    for L in (1, 2, 3, 5):
+        t = [J.time_to_learn("jepa", L, 1.0, r, 1e-3) for r in (0.5, 1.0, 2.0)]
+        assert t[0] > t[1] > t[2]
+        spread.append(t[0] / t[2])
+    assert all(b > a for a, b in zip(spread, spread[1:]))
+
+
+def test_learning_order_inversion_with_depth():
+    A, B = (1.0, 0.5), (0.5, 2.0)  # A: noisy high-covariance; B: clean high-influence (reference section 6)
+    for eps in (1e-3, 1e-4):
+        orders_j = [J.learning_order("jepa", L, [A, B], eps) for L in range(1, 8)]
+        orders_m = [J.learning_order("mae", L, [A, B], eps) for L in range(1, 8)]
+        assert all(o == [0, 1] for o in orders_m)  # MAE learns A first at every depth
+        assert orders_j[0] == [0, 1] and orders_j[-1] == [1, 0]
+        flip = next(i for i, o in enumerate(orders_j) if o == [1, 0])
+        assert all(o == [1, 0] for o in orders_j[flip:])  # stays B-first once flipped
+
+
+def test_time_scale_multiplies_by_depth():
+    for L in (1, 2, 4):
+        a = J.time_to_learn("jepa", L, 1.3, 0.9, 1e-4, time_scale=1)
+        b = J.time_to_learn("jepa", L, 1.3, 0.9, 1e-4, time_scale="L")
+        assert b == pytest.approx(L * a, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- asymptotics
+@pytest.mark.parametrize("L", [1, 2, 3, 4])
+@pytest.mark.parametrize("rho_v", [0.5, 1.0, 2.0])
+def test_jepa_laurent_residual_is_logarithmic(L, rho_v):
+    ct = J.critical_time_expansion("jepa", L)
+    laurent = sp.lambdify((J.lam, J.rho, J.eps), sp.Add(*[t for _, t in ct.terms]))
+    for eps in (1e-3, 1e-4, 1e-6):
+        if not ct.valid(eps, rho_v):
+            continue
+        exact = J.time_to_learn("jepa", L, 1.0, rho_v, eps)
+        resid = exact - laurent(1.0, rho_v, eps)
+        # the remainder is (log(rho/eps^(1/L)) + O(1)) / rho^(2L-1): bound it by 3 log(1/eps) / rho^(2L-1) + 10
+        assert abs(resid) <= (3 * np.log(1 / eps) + 10) / rho_v ** (2 * L - 1)
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_full_expansion_matches_exact_time(obj, L):
+    ct = J.critical_time_expansion(obj, L)
+    eps = 1e-8
+    exact = J.time_to_learn(obj, L, 1.1, 1.4, eps)
+    # the dropped remainder is O(eps^(1/L)) relative to O(1) terms; the singular part dominates the value
+    assert ct.evaluate(1.1, 1.4, eps) == pytest.approx(exact, rel=5 * eps ** (1 / L) + 1e-9)
+
+
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_leading_term_is_rho_independent(L):
+    # t lam eps^((2L-1)/L) -> 1/(2L-1) for any rho (a detector of the lam = eig(Sigma_yx) convention)
+    for rho_v in (0.5, 2.0):
+        vals = [J.time_to_learn("jepa", L, 1.0, rho_v, e) * e ** ((2 * L - 1) / L) for e in (1e-8, 1e-10)]
+        # the first correction is relative O(eps^(1/L)/rho), so at eps = 1e-10 it is below 3e-3 (L <= 3)
+        assert vals[-1] == pytest.approx(1 / (2 * L - 1), rel=3e-2)
+        assert abs(vals[-1] - 1 / (2 * L - 1)) < abs(vals[0] - 1 / (2 * L - 1)) + 1e-12  # converging
+
+
+def test_mae_asymptotics():
+    # L = 1: lam t - ln(1/eps) = O(1); L >= 2: (L-1) lam eps^((L-1)/L) t -> 1
+    d = [J.time_to_learn("mae", 1, 1.0, 1.0, e) - np.log(1 / e) for e in (1e-4, 1e-8, 1e-12)]
+    assert max(d) - min(d) < 1e-3
+    for L in (2, 3):
+        r = (L - 1) * 1e-12 ** ((L - 1) / L) * J.time_to_learn("mae", L, 1.0, 1.0, 1e-12)
+        assert r == pytest.approx(1.0, rel=1e-2)
+
+
+def test_expansion_flags_invalid_region():
+    ct = J.critical_time_expansion("jepa", 3)
+    assert not ct.valid(1e-2, 0.5)  # eps^(1/3)/rho = 0.43: not small
+    with pytest.raises(ValueError, match="not asymptotic"):
+        ct.evaluate(1.0, 0.5, 1e-2)
+    assert ct.first_rho_term is not None and sp.diff(ct.leading, J.rho) == 0
+    assert J.critical_time_expansion("mae", 3).first_rho_term is None
+
+
+# --------------------------------------------------------------------------- full matrix flow
+def _aligned_init(d, L, eps, rho_pred=None, key=None):
+    p = deep_linear_init(d, L, eps, key=key)
+    Ws = [np.asarray(w, float) for w in p["W"]]
+    V = np.asarray(p["V"], float) if rho_pred is None else np.diag(rho_pred)
+    return Ws, V
+
+
+@pytest.mark.parametrize("obj,eps", [("jepa", 1e-2), ("mae", 1e-3)])
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_per_mode_ode_equals_full_matrix_flow(obj, eps, L):
+    # reference property 2: d = 3, lam = (1, 1, .5), rho = (1, 2, 3); layers random-orthogonal but aligned
+    lam_v, rho_v = np.array([1.0, 1.0, 0.5]), np.array([1.0, 2.0, 3.0])
+    sxx, syx = np.diag(lam_v / rho_v), np.diag(lam_v)
+    Ws, V = _aligned_init(3, L, eps, key=jax.random.PRNGKey(L))
+    horizon = 1.5 * max(J.time_to_learn(obj, L, a, b, eps, 0.99) for a, b in zip(lam_v, rho_v))
+    ts = np.linspace(0, horizon, 60)
+    Y = solve(J.full_flow_rhs(obj, 3, L, sxx, syx), J.pack(Ws, V), ts, rtol=1e-11, atol=1e-13)
+    f = J.mode_rhs(obj, L)
+    for i in range(3):
+        mode = solve(lambda t, y: f(y, lam_v[i], rho_v[i]), [eps], ts, rtol=1e-11, atol=1e-14)[:, 0]
+        full = np.array([deep_linear_product(J.unpack(y, 3, L)[0])[i, i] for y in Y])
+        wstar = float(J.fixed_point(obj, L).subs(J.rho, rho_v[i]))
+        # both integrators at rtol 1e-11; 1e-6 of the plateau is the reference note's agreement level
+        assert np.max(np.abs(full - mode)) <= 1e-6 * wstar
+        assert full[-1] == pytest.approx(wstar, rel=1e-3)  # converged to the plateau
+    Ws_end, V_end = J.unpack(Y[-1], 3, L)
+    vstar = [float(J.fixed_point(obj, L, which="v").subs(J.rho, r)) for r in rho_v]
+    assert np.allclose(np.diag(V_end), vstar, rtol=1e-3)
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+def test_balancedness_conserved(obj):
+    L, d, eps = 3, 3, 1e-2
+    lam_v, rho_v = np.array([1.0, 0.7, 0.5]), np.array([1.5, 1.0, 2.0])
+    Ws, V = _aligned_init(d, L, eps, key=jax.random.PRNGKey(7))
+    horizon = J.time_to_learn(obj, L, 1.0, 1.5, eps, 0.9)
+    Y = solve(J.full_flow_rhs(obj, d, L, np.diag(lam_v / rho_v), np.diag(lam_v)), J.pack(Ws, V), np.linspace(0, horizon, 20), rtol=1e-11, atol=1e-14)
+    for y in Y:
+        Wt, Vt = J.unpack(y, d, L)
+        chain = [*Wt, Vt]
+        for a in range(L):
+            gap = chain[a + 1].T @ chain[a + 1] - chain[a] @ chain[a].T
+            # zero up to integration error (rtol 1e-11 on entries of size <= rho)
+            assert np.max(np.abs(gap)) < 1e-7
+
+
+def test_stop_gradient_predictor_at_rho_freezes_encoder():
+    # reference property 11: with v(0) = rho per mode the JEPA encoder must not move
+    L, d, eps = 2, 3, 1e-2
+    rho_v = np.array([0.8, 1.5, 2.0])
+    Ws, V = _aligned_init(d, L, eps, rho_pred=rho_v)
+    dW, dV = J.full_flow("jepa", Ws, V, np.eye(d), np.diag(rho_v))
+    assert max(np.max(np.abs(x)) for x in dW) == 0.0 and np.max(np.abs(dV)) == 0.0
+    # MAE (no stop-gradient, target y) does move from the same state: a negative control
+    dWm, _ = J.full_flow("mae", Ws, V, np.eye(d), np.diag(rho_v))
+    assert max(np.max(np.abs(x)) for x in dWm) > 1e-3
+
+
+def test_nonpositive_rho_mode_never_grows():
+    # Sigma_yx entry <= 0 (rho <= 0): that mode's wbar does not increase (and rho <= 0 is refused by the API)
+    L, d, eps = 2, 2, 1e-1
+    Ws, V = _aligned_init(d, L, eps)
+    Y = solve(J.full_flow_rhs("jepa", d, L, np.eye(d), np.diag([1.0, -0.5])), J.pack(Ws, V), np.linspace(0, 200, 30), rtol=1e-10, atol=1e-14)
+    modes = np.array([deep_linear_product(J.unpack(y, d, L)[0])[1, 1] for y in Y])
+    assert np.all(np.diff(modes) <= 1e-14) and modes[-1] < eps
+    with pytest.raises(ValueError, match="rho"):
+        J.time_to_learn("jepa", 2, 1.0, -0.5, 1e-3)
+
+
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_mode_above_plateau_decays_to_it(L):
+    rho_v = 0.6
+    w0 = 1.5 * rho_v**L
+    f = J.mode_rhs("jepa", L)
+    ys = solve(lambda t, y: f(y, 1.0, rho_v), [w0], np.linspace(0, 400, 200))[:, 0]
+    assert np.all(np.diff(ys) <= 1e-15)  # monotone decrease
+    assert ys[-1] == pytest.approx(rho_v**L, rel=1e-4)
+
+
+# --------------------------------------------------------------------------- data and training
+@pytest.mark.parametrize("gen", [static_views, temporal_pairs])
+def test_generators_give_requested_moments(gen):
+    lam_v, rho_v = np.array([1.0, 0.5, 2.0]), np.array([0.5, 0.9, 0.25])
+    n = 200_000
+    m = moments(*gen(lam_v, rho_v, n, key=jax.random.PRNGKey(0)))
+    sxx, syx = np.asarray(m["sxx"]), np.asarray(m["syx"])
+    # empirical moments converge at rate n^-1/2: 6 standard errors of a variance estimate ~ 6 * 2 * var / sqrt(n)
+    tol = 6 * 2 * np.max(lam_v / rho_v) / np.sqrt(n)
+    assert np.allclose(np.diag(syx), lam_v, atol=tol)
+    assert np.allclose(np.diag(sxx), lam_v / rho_v, atol=tol)
+    assert np.max(np.abs(syx - np.diag(np.diag(syx)))) < tol
+    sig, noise = static_noise_for(lam_v, rho_v)
+    assert np.allclose(sig / (sig + noise), rho_v)
+
+
+def test_generators_reject_bad_features():
+    with pytest.raises(ValueError, match="rho"):
+        static_views([1.0], [1.5], 10, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="lam"):
+        temporal_pairs([-1.0], [0.5], 10, key=jax.random.PRNGKey(0))
+
+
+def test_trained_network_follows_the_ode():
+    # gradient descent with a small step on the population moments is Euler on the full flow: it must
+    # track the per-mode ODE; Euler's global error is O(eta), so 2% of the plateau at eta = 0.02
+    from sims.jepa import jepa_loss
+
+    L, eps, eta = 2, 0.05, 0.02
+    lam_v, rho_v = np.array([1.0, 0.5]), np.array([1.0, 0.8])
+    data = {"sxx": jnp.diag(jnp.asarray(lam_v / rho_v)), "syx": jnp.diag(jnp.asarray(lam_v)), "syy": jnp.eye(2)}
+    T = 1.2 * J.time_to_learn("jepa", L, 0.5, 0.8, eps, 0.9)
+    steps = int(np.ceil(T / eta / 50)) * 50
+    res = fit(lambda p, b: jepa_loss(p, b, "jepa"), deep_linear_init(2, L, eps), optax.sgd(eta), steps=steps, data=data,
+              record_every=50, record_fn=lambda p: jnp.diag(deep_linear_product(p["W"])))
+    ts = res.steps * eta
+    f = J.mode_rhs("jepa", L)
+    for i in range(2):
+        ode = solve(lambda t, y: f(y, lam_v[i], rho_v[i]), [eps], ts)[:, 0]
+        assert np.max(np.abs(res.records[:, i] - ode)) <= 0.02 * rho_v[i] ** L
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(depth=0), "depth"), (dict(depth=2.5), "depth"), (dict(depth=True), "depth"), (dict(lam=0.0), "lam"),
+    (dict(lam=-1.0), "lam"), (dict(eps=0.0), "eps"), (dict(eps=0.9), "eps"), (dict(p=1.0), "p"), (dict(p=0.0), "p"),
+    (dict(objective="byol"), "objective"), (dict(rho=float("nan")), "rho"), (dict(time_scale=3), "time_scale"),
+])
+def test_bad_input_names_the_parameter(kwargs, name):
+    args = dict(objective="jepa", depth=2, lam=1.0, rho=1.0, eps=1e-3, p=0.5)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        J.time_to_learn(**args)
+
+
+def test_bad_shapes_and_symbolic_input():
+    with pytest.raises(ValueError, match="objective"):
+        J.encoder_ode("simclr", 2)
+    with pytest.raises(ValueError, match="depth"):
+        J.encoder_ode("jepa", 0)
+    with pytest.raises(ValueError, match=r"sigma_xx"):
+        J.full_flow("jepa", [np.eye(2)], np.eye(2), np.eye(3), np.eye(2))
+    with pytest.raises(ValueError, match="layers"):
+        J.full_flow("jepa", [np.eye(2), np.eye(3)], np.eye(2), np.eye(2), np.eye(2))
+    with pytest.raises(ValueError, match="features"):
+        J.learning_order("jepa", 2, [(1.0, 1.0, 3.0)], 1e-3)
