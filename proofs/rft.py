@@ -1,0 +1,218 @@
+"""Derivations of vanishing gradients in reinforcement finetuning (Razin et al., ICLR 2024), step by step.
+
+Four proofs: (1) the policy-gradient identity with baseline and the softmax chain rule, for one step
+(explicit ``K = 3``) and two steps (``K = 2``, every logit of every prefix), against sympy's derivative of
+the enumerated expected reward; (2) the bounds: token-level norm, martingale increments, Jensen,
+Cauchy-Schwarz, and the implication to the paper's ``6 L gamma STD^(2/3)`` form when ``STD <= 1``;
+(3) exponent 1 is attained (``K = 2``); (4) the RFT/SFT gradient-flow ODEs and their ``K = 2`` time
+integrals with their asymptotics.
+
+Inequalities are proved through an identity whose one side is manifestly non-negative (a sum of squares
+or of products of non-negative numbers); the ``why`` says which. The martingale route is [derived] (the
+reference note reconstructs it; the paper's own proof is not available).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy as sp
+
+from theory import rft as R
+
+from ._core import Proof, Step
+
+PAPER = "rft"
+
+
+def _softmax(zs):
+    Z = sum(sp.exp(z) for z in zs)
+    return [sp.exp(z) / Z for z in zs]
+
+
+def _single_step() -> Proof:
+    K = 3
+    z = sp.symbols(f"z0:{K}", real=True)
+    r = sp.symbols(f"r0:{K}", real=True)
+    pi = _softmax(z)
+    V = sum(p * rr for p, rr in zip(pi, r))
+    grad = sp.Matrix([sp.diff(V, zj) for zj in z])
+    dlog = sp.Matrix(K, K, lambda k, j: sp.diff(sp.log(pi[k]), z[j]))  # row k: d log pi_k / d z_j
+    steps = [
+        Step("softmax Jacobian: dlog pi_k/dz_j = delta_kj - pi_j", dlog,
+             sp.Matrix(K, K, lambda k, j: (1 if k == j else 0) - pi[j]), domain="real",
+             why="log pi_k = z_k - log sum_u exp(z_u); differentiate."),
+        Step("log-derivative trick: dV/dz = E[r dlog p]", grad,
+             sp.Matrix([sum(pi[k] * r[k] * dlog[k, j] for k in range(K)) for j in range(K)]), domain="real",
+             why="dp_k = p_k dlog p_k, so grad sum_k p_k r_k = sum_k p_k r_k grad log p_k."),
+        Step("baseline: E[dlog p] = 0", sp.Matrix([sum(pi[k] * dlog[k, j] for k in range(K)) for j in range(K)]),
+             sp.zeros(K, 1), domain="real",
+             why="sum_k p_k grad log p_k = grad sum_k p_k = grad 1 = 0; so any constant baseline may be subtracted."),
+        Step("single step: dV/dz = pi * (r - V)", grad, sp.Matrix([pi[j] * (r[j] - V) for j in range(K)]),
+             domain="real", why="Insert delta_kj - pi_j into the log-derivative form: pi_j r_j - pi_j V."),
+        Step("shift invariance: 1^T dV/dz = 0", sum(grad), sp.Integer(0), domain="real",
+             why="sum_j pi_j (r_j - V) = V - V; softmax is invariant to adding a constant to all logits."),
+    ]
+    pg = R.policy_gradient_identity(2, 2)
+    # martingale (recursion) form of the same gradient, L = 2, K = 2, built from Q-values independently
+    zz = pg["symbols"]["logits"]  # order: level 0 (2), level 1 prefix 0 (2), prefix 1 (2)
+    rr = pg["symbols"]["rewards"]  # r_00, r_01, r_10, r_11
+    pi0 = _softmax(zz[0:2])
+    pi1 = [_softmax(zz[2:4]), _softmax(zz[4:6])]
+    Q1 = [pi1[h][0] * rr[2 * h] + pi1[h][1] * rr[2 * h + 1] for h in range(2)]
+    Q0 = pi0[0] * Q1[0] + pi0[1] * Q1[1]
+    mart = [pi0[v] * (Q1[v] - Q0) for v in range(2)]
+    for h in range(2):
+        mart += [pi0[h] * pi1[h][v] * (rr[2 * h + v] - Q1[h]) for v in range(2)]
+    steps += [
+        Step("L=2 identity: autodiff of enumerated V = E[(r-V) sum_l J_l^T(e - pi_l)]", pg["lhs"], pg["rhs"],
+             domain="real", why="Product rule over the L factors of p(y): grad log p = sum_l J_l^T (e_{y_l} - pi_l), "
+                                "with the baseline V subtracted (step 'baseline')."),
+        Step("L=2 martingale form: grad_{f(h)} V = P(h) pi(.|h) * (Q(h.) - Q(h))", pg["lhs"], sp.Matrix(mart),
+             domain="real", why="Condition the l-th term on y_<l: E[(r - V)|y_<=l] = G_l, and "
+                                "sum_v pi_v G_l(v)(e_v - pi) = pi * (G_l(.) - G_{l-1})."),
+    ]
+    return Proof(PAPER, "Policy-gradient identity, softmax chain rule", steps,
+                 statement=r"$\nabla V=\mathbb E_y[(r-V)\nabla\ln p(y)]$, $\nabla_z\ln\pi_k=e_k-\pi$.")
+
+
+def _bounds() -> Proof:
+    steps = []
+    # token-level: ||e_v - pi||^2 <= 2 (1 - pi_v)^2, K = 4, v = 0, pi_0 = 1 - sum of the others
+    q = sp.symbols("q1:4", positive=True)
+    pv = 1 - sum(q)
+    norm2 = (1 - pv) ** 2 + sum(x ** 2 for x in q)
+    steps.append(Step("token-level: 2(1-pi_v)^2 - ||e_v - pi||^2 = 2 sum_{u<w, u,w != v} pi_u pi_w",
+                      2 * (1 - pv) ** 2 - norm2, 2 * sum(a * b for a, b in itertools.combinations(q, 2)),
+                      domain="unit", why="(sum_u pi_u)^2 - sum_u pi_u^2 = 2 sum_{u<w} pi_u pi_w >= 0; hence "
+                                         "||e_v - pi|| <= sqrt(2) (1 - pi_v) <= sqrt(2) and ||grad log p|| <= sqrt(2) L gamma."))
+    # martingale increments, L = 2, K = 2: first token prob a, second-token probs b0, b1 (per prefix)
+    a, b0, b1 = sp.symbols("a b0 b1", positive=True)
+    r = sp.symbols("r00 r01 r10 r11", real=True)
+    pa = [a, 1 - a]
+    pb = [[b0, 1 - b0], [b1, 1 - b1]]
+    p = {(i, j): pa[i] * pb[i][j] for i in range(2) for j in range(2)}
+    rr = {(i, j): r[2 * i + j] for i in range(2) for j in range(2)}
+    V = sum(p[y] * rr[y] for y in p)
+    G1 = {i: sum(pb[i][j] * rr[(i, j)] for j in range(2)) - V for i in range(2)}  # E[r - V | y_1]
+    dom = {a: (0.05, 0.95), b0: (0.05, 0.95), b1: (0.05, 0.95), **{x: (-1, 1) for x in r}}
+    inc1 = sum(pa[i] * G1[i] ** 2 for i in range(2))
+    inc2 = sum(p[y] * (rr[y] - V - G1[y[0]]) ** 2 for y in p)
+    steps += [
+        Step("martingale: G_0 = E[r - V] = 0", sum(pa[i] * G1[i] for i in range(2)), sp.Integer(0), domain=dom,
+             why="The first increment has mean zero (tower rule)."),
+        Step("martingale increments orthogonal: E[(G_1 - G_0)(G_2 - G_1)] = 0",
+             sum(p[y] * G1[y[0]] * (rr[y] - V - G1[y[0]]) for y in p), sp.Integer(0), domain=dom,
+             why="E[G_2 - G_1 | y_1] = 0, and G_1 - G_0 is a function of y_1."),
+        Step("variance decomposition: sum_l E(G_l - G_{l-1})^2 = STD^2", inc1 + inc2,
+             sum(p[y] * (rr[y] - V) ** 2 for y in p), domain=dom,
+             why="Pythagoras for orthogonal increments; G_L = r - V, so the sum is E(r - V)^2 = STD^2."),
+    ]
+    # ||w||_2 <= ||w||_1 and Jensen, K = 3
+    w = sp.symbols("w0:3", positive=True)
+    steps.append(Step("||w||_1^2 - ||w||_2^2 = 2 sum_{u<v} |w_u||w_v| >= 0", sum(w) ** 2 - sum(x ** 2 for x in w),
+                      2 * sum(x * y for x, y in itertools.combinations(w, 2)),
+                      why="With w_l = pi * (G_l(.) - G_{l-1}) (martingale form), ||w_l||_1 = E[|G_l - G_{l-1}| | y_<l], "
+                          "and ||J_l^T w_l|| <= gamma ||w_l||_2 <= gamma ||w_l||_1."))
+    pp = sp.symbols("p1:3", positive=True)
+    pr = [pp[0], pp[1], 1 - pp[0] - pp[1]]
+    x = sp.symbols("x0:3", positive=True)
+    m = sum(pi * xi for pi, xi in zip(pr, x))
+    steps.append(Step("Jensen: E X^2 - (E X)^2 = E (X - E X)^2 >= 0 (X = |G_l - G_{l-1}|)",
+                      sum(pi * xi ** 2 for pi, xi in zip(pr, x)) - m ** 2,
+                      sum(pi * (xi - m) ** 2 for pi, xi in zip(pr, x)),
+                      domain={pp[0]: (0.05, 0.45), pp[1]: (0.05, 0.45), **{xi: (0.0, 2.0) for xi in x}},
+                      why="Probabilities sum to 1; so E|G_l - G_{l-1}| <= (E(G_l - G_{l-1})^2)^(1/2)."))
+    s = sp.symbols("s1:4", positive=True)
+    steps.append(Step("Cauchy-Schwarz: L sum s_l^2 - (sum s_l)^2 = sum_{l<m} (s_l - s_m)^2 (L=3)",
+                      3 * sum(x ** 2 for x in s) - sum(s) ** 2,
+                      sum((x - y) ** 2 for x, y in itertools.combinations(s, 2)),
+                      why="With s_l = (E(G_l - G_{l-1})^2)^(1/2): ||grad V|| <= gamma sum_l s_l <= gamma sqrt(L) "
+                          "(sum_l s_l^2)^(1/2) = sqrt(L) gamma STD."))
+    Ls, g, sd = sp.symbols("L gamma STD", positive=True)
+    steps += [
+        Step("martingale <= crude: sqrt(2) L g S - sqrt(L) g S = sqrt(L) g S (sqrt(2L) - 1)",
+             sp.sqrt(2) * Ls * g * sd - sp.sqrt(Ls) * g * sd, sp.sqrt(Ls) * g * sd * (sp.sqrt(2 * Ls) - 1),
+             domain={Ls: (1, 8), g: (0.1, 3), sd: (0.01, 1)},
+             why="sqrt(2L) >= 1 for L >= 1: the martingale bound is the sharper one."),
+        Step("paper's form: 6 L g S^(2/3) - sqrt(L) g S = sqrt(L) g S^(2/3) (6 sqrt(L) - S^(1/3))",
+             6 * Ls * g * sd ** sp.Rational(2, 3) - sp.sqrt(Ls) * g * sd,
+             sp.sqrt(Ls) * g * sd ** sp.Rational(2, 3) * (6 * sp.sqrt(Ls) - sd ** sp.Rational(1, 3)),
+             domain={Ls: (1, 8), g: (0.1, 3), sd: (0.01, 1)},
+             why="For rewards in [-1, 1], STD <= 1, so STD^(1/3) <= 1 < 6 <= 6 sqrt(L): Theorem 1 as stated "
+                 "follows from sqrt(L) gamma STD (and from sqrt(2) L gamma STD likewise, as 6 sqrt(L) > sqrt(2))."),
+    ]
+    return Proof(PAPER, "Gradient bounds: martingale and Theorem 1", steps,
+                 statement=r"$\|\nabla V\|\le\sqrt L\gamma\,\mathrm{STD}\le\sqrt2L\gamma\,\mathrm{STD}\le 6L\gamma\,\mathrm{STD}^{2/3}$ ($\mathrm{STD}\le1$).")
+
+
+def _exponent() -> Proof:
+    p1, d = sp.symbols("pi1 Delta", positive=True)
+    pi = [p1, 1 - p1]
+    r = [d / 2, -d / 2]
+    V = sum(a * b for a, b in zip(pi, r))
+    grad = [a * (b - V) for a, b in zip(pi, r)]
+    std2 = sum(a * (b - V) ** 2 for a, b in zip(pi, r))
+    steps = [
+        Step("K=2: STD^2 = pi1 pi2 Delta^2", std2, p1 * (1 - p1) * d ** 2, domain={p1: (0.05, 0.95), d: (0.01, 2)},
+             why="Two-point distribution with gap Delta."),
+        Step("K=2: ||grad_z V||^2 = 2 pi1^2 pi2^2 Delta^2", sum(x ** 2 for x in grad), 2 * p1 ** 2 * (1 - p1) ** 2 * d ** 2,
+             domain={p1: (0.05, 0.95), d: (0.01, 2)}, why="grad = pi * (r - V) = (pi1 pi2 Delta, -pi1 pi2 Delta)."),
+        Step("ratio ||grad||^2 / STD^2 = 2 pi1 pi2 (independent of Delta)",
+             sp.cancel(sum(x ** 2 for x in grad) / std2), 2 * p1 * (1 - p1), domain={p1: (0.05, 0.95), d: (0.01, 2)},
+             why="At fixed pi the gradient is proportional to STD: exponent 1 is attained, so STD^(2/3) is not tight "
+                 "(||grad||/STD^(2/3) = sqrt(2 pi1 pi2) STD^(1/3) -> 0 as Delta -> 0)."),
+    ]
+    return Proof(PAPER, "Exponent 1 is attained (L=1, K=2)", steps)
+
+
+def _flows() -> Proof:
+    p, p0 = R.p_sym, sp.Symbol("p0", positive=True)
+    half = sp.Rational(1, 2)
+    t_rft_ref = sp.log((1 - p0) / p0) + (half - p0) / (p0 * (1 - p0))
+    t_sft_ref = half * (sp.log((1 - p0) / p0) + 2 - 1 / (1 - p0))
+    F_r, F_s = R._antiderivative("rft", 2, 1), R._antiderivative("sft", 2, 1)
+    t_r = F_r.subs(p, half) - F_r.subs(p, p0)
+    t_s = F_s.subs(p, half) - F_s.subs(p, p0)
+    dom = {p: (0.05, 0.95), p0: (0.01, 0.45)}
+    steps = [
+        Step("RFT flow (K=2): dp/dt = 2 p^2 (1-p)^2", R.flow_ode("rft", 2), 2 * p ** 2 * (1 - p) ** 2, domain=dom,
+             why="z' = grad_z pi_c = pi * (e_c - p), p' = grad_z pi_c . z' (derived by sympy in theory.rft.flow_ode)."),
+        Step("SFT flow (K=2): dp/dt = 2 p (1-p)^2", R.flow_ode("sft", 2), 2 * p * (1 - p) ** 2, domain=dom,
+             why="z' = grad_z log pi_c = e_c - pi."),
+        Step("RFT flow (K=10, other logits equal) = (10/9) p^2 (1-p)^2", R.flow_ode("rft", 10),
+             sp.Rational(10, 9) * p ** 2 * (1 - p) ** 2, domain=dom,
+             why="(1-p)^2 + (K-1)((1-p)/(K-1))^2 = (1-p)^2 K/(K-1): same shape, factor K/(K-1)."),
+        Step("SFT flow (K=10, other logits equal) = (10/9) p (1-p)^2", R.flow_ode("sft", 10),
+             sp.Rational(10, 9) * p * (1 - p) ** 2, domain=dom, why="Same factor K/(K-1)."),
+        Step("partial fractions RFT", 1 / (p ** 2 * (1 - p) ** 2),
+             1 / p ** 2 + 2 / p + 1 / (1 - p) ** 2 + 2 / (1 - p), domain=dom, why="Reference note, section 6."),
+        Step("partial fractions SFT", 1 / (p * (1 - p) ** 2), 1 / p + 1 / (1 - p) + 1 / (1 - p) ** 2, domain=dom,
+             why="Reference note, section 6."),
+        Step("antiderivative RFT: dF/dp = 1 / p'", sp.diff(F_r, p), 1 / (2 * p ** 2 * (1 - p) ** 2), domain=dom,
+             why="F is sympy's integral of the partial fractions (log(p-1) written log(1-p) on (0, 1))."),
+        Step("antiderivative SFT: dF/dp = 1 / p'", sp.diff(F_s, p), 1 / (2 * p * (1 - p) ** 2), domain=dom, why=""),
+        Step("t_RFT(p0 -> 1/2) closed form", t_r, t_rft_ref, domain=dom,
+             why="F(1/2) - F(p0) equals the reference formula ln((1-p0)/p0) + (1/2 - p0)/(p0(1-p0))."),
+        Step("t_SFT(p0 -> 1/2) closed form", t_s, t_sft_ref, domain=dom,
+             why="F(1/2) - F(p0) = (1/2)[ln((1-p0)/p0) + 2 - 1/(1-p0)]."),
+        Step("RFT asymptotics: p0 t_RFT -> 1/2", sp.limit(p0 * t_rft_ref, p0, 0), half,
+             why="t_RFT ~ 1/(2 p0) ~ 1/(2 STD0^2) since STD0^2 = p0(1-p0): Theta(STD0^-2)."),
+        Step("SFT asymptotics: t_SFT / ln(1/p0) -> 1/2", sp.limit(t_sft_ref / sp.log(1 / p0), p0, 0), half,
+             why="t_SFT ~ (1/2) ln(1/p0) ~ ln(1/STD0): Theta(log 1/STD0); the separation t_RFT/t_SFT -> infinity."),
+        Step("separation: t_SFT / t_RFT -> 0 as p0 -> 0", sp.limit(t_sft_ref / t_rft_ref, p0, 0), sp.Integer(0),
+             why="ln(1/p0) against 1/p0: the RFT time is unboundedly larger (exponential separation in STD0)."),
+        Step("general K, gap Delta: p0 t_RFT -> (K-1)/(K Delta)", R.time_asymptotics("rft").in_p0 * R.p0_sym,
+             (R.K_sym - 1) / (R.K_sym * R._gap), domain={R.K_sym: (2, 12)},
+             why="sympy limit (theory.rft.time_asymptotics) of the antiderivative of 1/((K/(K-1)) Delta p^2 (1-p)^2); "
+                 "in STD0 = Delta sqrt(p0(1-p0)): t_RFT ~ (K-1) Delta / (K STD0^2)."),
+        Step("general K: t_SFT / ln(1/p0) -> (K-1)/K", R.time_asymptotics("sft").in_p0 / sp.log(1 / R.p0_sym),
+             (R.K_sym - 1) / R.K_sym, domain={R.K_sym: (2, 12), R.p0_sym: (0.01, 0.4)},
+             why="Same for 1/((K/(K-1)) p (1-p)^2); t_SFT ~ 2 (K-1)/K ln(1/STD0)."),
+    ]
+    return Proof(PAPER, "RFT vs SFT gradient flow: times and asymptotics", steps,
+                 statement=r"$t_{\rm RFT}=\Theta(\mathrm{STD}_0^{-2})$, $t_{\rm SFT}=\Theta(\ln 1/\mathrm{STD}_0)$.")
+
+
+def proofs() -> list[Proof]:
+    return [_single_step(), _bounds(), _exponent(), _flows()]
