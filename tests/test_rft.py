@@ -1,0 +1,404 @@
+"""Tests of theory.rft (vanishing gradients in RFT, Razin et al. 2024) against independent computations:
+JAX autodiff of the enumerated expected reward, the backward recursion, sympy, ODE integration in logit
+space (sims._ode.solve), and closed forms."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+from sims import _ode
+from theory import rft
+
+SET = settings(max_examples=15, deadline=None)
+seeds = st.integers(0, 2**31 - 1)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _index_arrays(K, L):
+    idx = np.arange(K ** L)
+    hs = [idx // K ** (L - l) for l in range(L)]
+    vs = [(idx // K ** (L - 1 - l)) % K for l in range(L)]
+    return hs, vs
+
+
+def _jax_value(level_logits, r, K, L):
+    """Enumerated V = sum_y p(y) r(y), written independently of theory.rft (for autodiff)."""
+    hs, vs = _index_arrays(K, L)
+    logp = 0.0
+    for l in range(L):
+        logp = logp + jax.nn.log_softmax(level_logits[l], axis=-1)[hs[l], vs[l]]
+    return jnp.sum(jnp.exp(logp) * r)
+
+
+@functools.lru_cache(maxsize=None)
+def _grad_fn(K, L):  # jitted once per shape (hypothesis keeps shapes fixed)
+    return jax.jit(jax.grad(lambda zz, r: _jax_value(zz, r, K, L)))
+
+
+@functools.lru_cache(maxsize=None)
+def _score_fn(K, L):
+    """Jacobian of the vector of log p(y) over all outputs w.r.t. every level's logits (jitted once)."""
+    hs, vs = _index_arrays(K, L)
+
+    def logp(zz):
+        return sum(jax.nn.log_softmax(zz[l], axis=-1)[hs[l], vs[l]] for l in range(L))
+
+    return jax.jit(jax.jacrev(logp))
+
+
+def _autodiff_tabular(pol, r):
+    with jax.enable_x64(True):
+        z = [jnp.asarray(a, dtype=jnp.float64) for a in pol.logits]
+        g = _grad_fn(pol.K, pol.L)(z, jnp.asarray(r))
+        return np.concatenate([np.asarray(x).ravel() for x in g])
+
+
+@functools.lru_cache(maxsize=None)
+def _linear_grad_fn(K, L):
+    def V(theta, jacs, offs, r):
+        return _jax_value([J @ theta + b for J, b in zip(jacs, offs)], r, K, L)
+
+    return jax.jit(jax.grad(V))
+
+
+def _autodiff_linear(pol, r):
+    with jax.enable_x64(True):
+        f = _linear_grad_fn(pol.K, pol.L)
+        jacs = [jnp.asarray(J) for J in pol.jacobians]
+        offs = [jnp.asarray(b) for b in pol.offsets]
+        return np.asarray(f(jnp.asarray(pol.theta), jacs, offs, jnp.asarray(r)))
+
+
+def _rewards(key, n, far=False):
+    rng = np.random.default_rng(key)
+    if far:  # far from optimal: -1 everywhere except one output
+        r = -np.ones(n)
+        r[rng.integers(n)] = 1.0
+        return r
+    return rng.uniform(-1, 1, n)
+
+
+# ------------------------------------------------------------------------------ identity and gradient
+
+
+@SET
+@given(seeds)
+def test_gradient_matches_autodiff_tabular(key):
+    pol = rft.random_tabular_policy(3, 3, key=key, scale=1.5)
+    r = _rewards(key + 1, 27)
+    ref = _autodiff_tabular(pol, r)
+    # float64 sums of 27 terms of size <= 1: rounding ~1e-15; 1e-10 is the reference note's tolerance
+    for method, chunk in (("enumerate", 7), ("enumerate", 1 << 16), ("recursion", 1)):
+        g = rft.expected_gradient(pol, r, method=method, chunk=chunk)
+        np.testing.assert_allclose(g, ref, atol=1e-10, rtol=0)
+
+
+@SET
+@given(seeds)
+def test_gradient_matches_autodiff_linear(key):
+    pol = rft.random_linear_policy(3, 2, 4, key=key, scale=1.0)
+    r = _rewards(key + 1, 9)
+    np.testing.assert_allclose(rft.expected_gradient(pol, r), _autodiff_linear(pol, r), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(rft.expected_gradient(pol, r, method="recursion"), _autodiff_linear(pol, r), atol=1e-10)
+
+
+@SET
+@given(seeds)
+def test_score_has_zero_mean(key):
+    """E_y[grad log p(y)] = 0, with grad log p(y) from JAX autodiff of log p (independent of the library)."""
+    pol = rft.random_tabular_policy(2, 3, key=key, scale=2.0)
+    K, L = 2, 3
+    with jax.enable_x64(True):
+        J = _score_fn(K, L)([jnp.asarray(a) for a in pol.logits])  # per level: (K**L, K**l, K)
+        J = np.concatenate([np.asarray(j).reshape(K ** L, -1) for j in J], axis=1)
+        total = rft.output_probs(pol) @ J
+    np.testing.assert_allclose(total, 0.0, atol=1e-12)  # 8 terms of size <= 2 in float64
+
+
+def test_symbolic_identity_symbolic_K():
+    d = rft.policy_gradient_identity(1)
+    assert d["difference"] == 0 and d["baseline"] == 0
+
+
+def test_symbolic_identity_L2_matches_numeric():
+    """sympy's derivative of the enumerated V (L=2, K=2) at random points equals the numeric library."""
+    d = rft.policy_gradient_identity(2, 2)
+    assert d["difference"].is_zero_matrix and d["baseline"].is_zero_matrix
+    rng = np.random.default_rng(3)
+    zs, rs = d["symbols"]["logits"], d["symbols"]["rewards"]
+    zv, rv = rng.normal(size=len(zs)), rng.uniform(-1, 1, len(rs))
+    f = sp.lambdify([zs, rs], d["lhs"], "numpy")
+    sym = np.asarray(f(zv, rv), dtype=float).ravel()
+    pol = rft.TabularPolicy((zv[:2].reshape(1, 2), zv[2:].reshape(2, 2)))
+    np.testing.assert_allclose(rft.expected_gradient(pol, rv), sym, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- invariances, zero std
+
+
+@SET
+@given(seeds, st.floats(-3, 3), st.floats(-3, 3).filter(lambda a: abs(a) > 1e-3))
+def test_baseline_and_scale(key, c, a):
+    pol = rft.random_tabular_policy(4, 2, key=key)
+    r = _rewards(key + 7, 16)
+    g, s = rft.expected_gradient(pol, r), rft.reward_std(pol, r)
+    # shift: identical up to rounding of |c| + 1 sized sums
+    np.testing.assert_allclose(rft.expected_gradient(pol, r + c), g, atol=1e-12 * (1 + abs(c)))
+    assert abs(rft.reward_std(pol, r + c) - s) < 1e-12 * (1 + abs(c))
+    np.testing.assert_allclose(rft.expected_gradient(pol, a * r), a * g, atol=1e-12 * (1 + abs(a)))
+    assert abs(rft.reward_std(pol, a * r) - abs(a) * s) < 1e-12 * (1 + abs(a))
+
+
+@SET
+@given(seeds, st.floats(-1, 1), st.floats(0.1, 30))
+def test_constant_reward_zero_gradient(key, c, scale):
+    pol = rft.random_tabular_policy(3, 3, key=key, scale=scale)
+    r = np.full(27, c)
+    g = rft.expected_gradient(pol, r)
+    # r - V is c - c * sum p = c (1 - sum p) ~ 1e-16: the gradient is exactly zero up to rounding
+    assert np.max(np.abs(g)) < 1e-13
+    assert rft.reward_std(pol, r) < 1e-7  # sqrt of a ~1e-16 rounding residue
+    assert rft.gradient_bound(pol, r).grad_norm < 1e-13
+
+
+def test_far_from_optimal_vanishing():
+    """r = -1 except r(y*) = +1 with p(y*) = eta -> 0: V -> -1, STD = 2 sqrt(eta(1-eta)), grad -> 0."""
+    K = 3
+    for eta in (1e-2, 1e-4, 1e-6):
+        z = np.zeros((1, K))
+        z[0, 0] = math.log(eta * (K - 1) / (1 - eta))  # pi_0 = eta
+        pol = rft.TabularPolicy((z,))
+        r = np.array([1.0, -1.0, -1.0])
+        rep = rft.gradient_bound(pol, r)
+        assert abs(rep.value - (2 * eta - 1)) < 1e-12
+        assert abs(rep.std - 2 * math.sqrt(eta * (1 - eta))) < 1e-12
+        # closed form from pi * (r - V): ||g||^2 = eta^2 (2-2eta)^2 + 2 ((1-eta)/2)^2 (2 eta)^2
+        gn = math.sqrt(eta ** 2 * (2 - 2 * eta) ** 2 + 2 * ((1 - eta) / 2) ** 2 * (2 * eta) ** 2)
+        assert abs(rep.grad_norm - gn) < 1e-12
+    assert rep.grad_norm < 1e-5
+
+
+# ------------------------------------------------------------------------------------------- bounds
+
+
+@SET
+@given(seeds, st.sampled_from([(2, 1), (4, 1), (2, 3), (3, 2), (4, 3)]), st.booleans(), st.floats(0.2, 4.0))
+def test_bounds_hold_tabular(key, KL, far, scale):
+    K, L = KL
+    pol = rft.random_tabular_policy(K, L, key=key, scale=scale)
+    rep = rft.gradient_bound(pol, _rewards(key + 3, K ** L, far=far))
+    assert rep.gamma == 1.0
+    assert rep.holds == {"paper": True, "martingale": True, "crude": True}, rep
+
+
+def _jacobian_gamma(pol):
+    """gamma from the explicit JAX Jacobian of each prefix's logits w.r.t. theta (numpy SVD)."""
+    best = 0.0
+    with jax.enable_x64(True):
+        for l in range(pol.L):
+            f = lambda th: jnp.asarray(pol.jacobians[l]) @ th + jnp.asarray(pol.offsets[l])  # noqa: E731
+            J = np.asarray(jax.jacfwd(f)(jnp.asarray(pol.theta)))  # (K**l, K, P)
+            best = max(best, max(np.linalg.svd(Jh, compute_uv=False)[0] for Jh in J))
+    return best
+
+
+@SET
+@given(seeds, st.booleans())
+def test_bounds_hold_linear_gamma_computed(key, far):
+    pol = rft.random_linear_policy(3, 2, 5, key=key, scale=2.0)
+    rep = rft.gradient_bound(pol, _rewards(key + 5, 9, far=far))
+    assert abs(rep.gamma - _jacobian_gamma(pol)) < 1e-10
+    assert rep.holds == {"paper": True, "martingale": True, "crude": True}, rep
+
+
+def test_exponent_one_attained():
+    gaps = np.array([1.0, 1e-1, 1e-2, 1e-3])
+    ex = rft.exponent_example(0.3, gaps)
+    np.testing.assert_allclose(ex["ratio_std"], math.sqrt(2 * 0.3 * 0.7), rtol=1e-12)  # closed form sqrt(2 pi1 pi2)
+    # ratio to STD^(2/3) = sqrt(2 pi1 pi2) STD^(1/3) -> 0
+    np.testing.assert_allclose(ex["ratio_paper"], ex["constant"] * ex["std"] ** (1 / 3), rtol=1e-12)
+    assert np.all(np.diff(ex["ratio_paper"]) < 0)
+
+
+@SET
+@given(seeds)
+def test_single_step_gradient(key):
+    rng = np.random.default_rng(key)
+    p = rng.dirichlet(np.ones(5))
+    r = rng.uniform(-1, 1, 5)
+    g = rft.single_step_gradient(p, r)
+    pol = rft.TabularPolicy((np.log(p)[None, :],))
+    np.testing.assert_allclose(g, rft.expected_gradient(pol, r), atol=1e-13)  # second method: enumeration
+    assert abs(g.sum()) < 1e-13
+    assert g @ g <= p.max() * rft.reward_std(p, r) ** 2 * (1 + 1e-12)
+
+
+# -------------------------------------------------------------------------------- negative control
+
+
+def test_non_normalised_policy_negative_control():
+    theta, x = np.array([0.6, 0.8]), np.array([0.5, 0.875])  # p = (0.3, 0.7), sums to 1 here
+    pol = rft.NonNormalisedPolicy(theta, x)
+    r = np.full(2, 0.5)
+    g = pol.expected_gradient(r)
+    ref = np.asarray(jax.grad(lambda th: jnp.sum(th * jnp.asarray(x) * jnp.asarray(r)))(jnp.asarray(theta)))
+    np.testing.assert_allclose(g, ref, rtol=1e-6)  # float32 autodiff
+    assert np.linalg.norm(g) > 0.1  # constant reward, yet the parameters move
+    with pytest.raises(ValueError, match="policy"):
+        rft.gradient_bound(pol, r)
+    with pytest.raises(ValueError, match="policy"):
+        rft.expected_gradient(pol, r)
+
+
+# ------------------------------------------------------------------------------------------- flows
+
+
+def _hitting_time(objective, p0, K, target, gap=1.0):
+    """Integrate the full logit-space flow with sims._ode.solve and return when pi_c reaches target."""
+    z0 = np.zeros(K)
+    z0[0] = math.log(p0 * (K - 1) / (1 - p0))
+
+    def rhs(t, z):
+        pi = np.exp(z - z.max())
+        pi /= pi.sum()
+        e = np.zeros(K)
+        e[0] = 1.0
+        return gap * pi[0] * (e - pi) if objective == "rft" else e - pi  # grad of gap*pi_c, of log pi_c
+
+    def ev(t, z):
+        pi = np.exp(z - z.max())
+        return pi[0] / pi.sum() - target
+
+    ev.terminal = True
+    _, sol = _ode.solve(rhs, z0, [0.0, 1e9], events=ev, rtol=1e-12, atol=1e-12)
+    return float(sol.t_events[0][0])
+
+
+@pytest.mark.parametrize("K,gap", [(2, 1.0), (10, 2.0)])
+@pytest.mark.parametrize("objective", ["rft", "sft"])
+def test_time_formula_equals_integration(objective, K, gap):
+    for p0 in (1e-2, 1e-3):
+        t_formula = rft.time_to_reach(objective, p0, K, 0.5, gap=gap)
+        # rtol 1e-12 ODE; hitting times ~10..1e3 agree to ~1e-8 relative (reference note: 1e-8)
+        assert abs(_hitting_time(objective, p0, K, 0.5, gap) / t_formula - 1) < 1e-7
+        assert abs(rft.time_to_reach(objective, p0, K, 0.5, gap=gap, method="quad") / t_formula - 1) < 1e-9
+
+
+def test_time_formula_reference_K2():
+    p0 = np.array([1e-2, 1e-3, 1e-4])
+    t_rft = np.log((1 - p0) / p0) + (0.5 - p0) / (p0 * (1 - p0))
+    t_sft = 0.5 * (np.log((1 - p0) / p0) + 2 - 1 / (1 - p0))
+    np.testing.assert_allclose(rft.time_to_reach("rft", p0), t_rft, rtol=1e-12)
+    np.testing.assert_allclose(rft.time_to_reach("sft", p0), t_sft, rtol=1e-12)
+
+
+def test_orthonormal_inputs_rescale_time():
+    """n orthonormal inputs, linear model W x, mean objective: each input reaches target at n * t."""
+    n, K = 3, 2
+    X = np.linalg.qr(np.random.default_rng(0).normal(size=(n, n)))[0]  # rows orthonormal
+    p0 = 0.05
+    W0 = np.zeros((K, n))
+    W0[0] = math.log(p0 / (1 - p0)) * X[0]  # first input at p0, others at 1/2
+
+    def rhs(t, w):
+        W = w.reshape(K, n)
+        Z = X @ W.T
+        P = np.exp(Z - Z.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        G = P[:, :1] * ((np.arange(K) == 0) - P)  # grad of pi_c per input (RFT, reward e_c)
+        return (G.T @ X / n).ravel()
+
+    def ev(t, w):
+        z = X[0] @ w.reshape(K, n).T
+        return 1 / (1 + math.exp(z[1] - z[0])) - 0.3
+
+    ev.terminal = True
+    _, sol = _ode.solve(rhs, W0.ravel(), [0.0, 1e6], events=ev, rtol=1e-12, atol=1e-12)
+    assert abs(sol.t_events[0][0] / rft.time_to_reach("rft", p0, K, 0.3, n=n) - 1) < 1e-7
+
+
+def test_time_asymptotics_constants():
+    a_r, a_s = rft.time_asymptotics("rft"), rft.time_asymptotics("sft")
+    for K, gap in ((2, 1.0), (10, 2.0)):
+        c_r = float((a_r.in_p0 * rft.p0_sym).subs({rft.K_sym: K, rft._gap: gap}))
+        c_s = float((a_s.in_p0 / sp.log(1 / rft.p0_sym)).subs({rft.K_sym: K}))
+        p0 = 1e-9
+        # t p0 = c + O(p0 log p0): at 1e-9 the error is ~2e-8
+        assert abs(rft.time_to_reach("rft", p0, K, gap=gap) * p0 / c_r - 1) < 1e-6
+        # t_SFT - c ln(1/p0) tends to a constant (the O(1) part): differences at 1e-9 and 1e-12 agree
+        d = [rft.time_to_reach("sft", q, K) - c_s * math.log(1 / q) for q in (1e-9, 1e-12)]
+        assert abs(d[0] - d[1]) < 1e-6
+    assert a_r.order == "STD^-2" and a_s.order == "log(1/STD)"
+    # K = 2, Delta = 1: t_RFT ~ 1/(2 STD^2), t_SFT ~ ln(1/STD) (reference note)
+    assert sp.simplify(a_r.constant.subs({rft.K_sym: 2, rft._gap: 1}) - sp.Rational(1, 2)) == 0
+    assert sp.simplify(a_s.constant.subs({rft.K_sym: 2}) - 1) == 0
+
+
+def test_separation_grows():
+    p0 = np.geomspace(1e-2, 1e-8, 7)
+    ratio = rft.time_to_reach("rft", p0) / rft.time_to_reach("sft", p0)
+    assert np.all(np.diff(ratio) > 0) and ratio[-1] > 1e6
+
+
+# ------------------------------------------------------------------------------- enumeration, errors
+
+
+def test_chunked_enumeration_large():
+    """K**L = 4**8 = 65536 outputs in 1000-output chunks with a callable reward equals the recursion."""
+    pol = rft.random_tabular_policy(4, 8, key=1)
+    R = lambda y: np.tanh(y.sum(1) - 12.0)  # noqa: E731
+    r = R(rft.enumerate_outputs(4, 8))
+    g1 = rft.expected_gradient(pol, R, chunk=1000)
+    g2 = rft.expected_gradient(pol, r, method="recursion")
+    np.testing.assert_allclose(g1, g2, atol=1e-14)  # different summation orders of O(1e-5)-sized terms
+    assert abs(rft.expected_reward(pol, R, chunk=1000) - rft.output_probs(pol) @ r) < 1e-12
+
+
+@pytest.mark.slow
+def test_enumeration_million_outputs():
+    pol = rft.random_tabular_policy(10, 6, key=2)
+    R = lambda y: np.tanh(y.sum(1) - 27.0)  # noqa: E731
+    rep = rft.gradient_bound(pol, R)
+    g2 = rft.expected_gradient(pol, R, method="recursion")
+    assert abs(rep.grad_norm - np.linalg.norm(g2)) < 1e-12 and all(rep.holds.values())
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="probs"):
+        rft.reward_std(np.array([0.5, 0.6]), [0.0, 1.0])
+    with pytest.raises(ValueError, match="probs"):
+        rft.single_step_gradient(np.array([1.2, -0.2]), [0.0, 1.0])
+    pol = rft.random_tabular_policy(2, 2, key=0)
+    with pytest.raises(ValueError, match="reward"):
+        rft.gradient_bound(pol, [0.0, 0.5, 1.5, 0.0])
+    with pytest.raises(ValueError, match="reward"):
+        rft.expected_reward(pol, [0.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="K"):
+        rft.random_tabular_policy(1, 2, key=0)
+    with pytest.raises(ValueError, match="L"):
+        rft.random_tabular_policy(2, 0, key=0)
+    with pytest.raises(ValueError, match="K"):
+        rft.flow_ode("rft", 1)
+    with pytest.raises(ValueError, match="objective"):
+        rft.flow_ode("ppo", 2)
+    for p0 in (0.0, 0.5, 0.7, -0.1):
+        with pytest.raises(ValueError, match="p0"):
+            rft.time_to_reach("rft", p0, 2, 0.5)
+    with pytest.raises(ValueError, match="target"):
+        rft.time_to_reach("rft", 0.1, 2, 1.5)
+    with pytest.raises(ValueError, match="std"):
+        rft.paper_bound(2, 1.0, 1.5)
+    with pytest.raises(ValueError, match="chunk"):
+        rft.expected_reward(pol, [0.0, 0.5, 1.0, 0.0], chunk=0)
