@@ -371,25 +371,34 @@ def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, full: bool = False
     Returns:
         a numpy array.
     """
-    import jax
     import jax.numpy as jnp
 
     x2 = x1 if x2 is None else x2
+    out = np.asarray(_jitted_ntk(apply_fn)(params, jnp.asarray(x1), jnp.asarray(x2)))
+    return out if full else np.einsum("ijaa->ij", out) / out.shape[-1]
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_ntk(apply_fn: Callable):
+    """A jitted Jacobian contraction for one ``apply_fn`` (compiled once per function and shapes)."""
+    import jax
+    import jax.numpy as jnp
 
     def f(p, x):
         out = apply_fn(p, x)
         return out[:, None] if out.ndim == 1 else out
 
-    j1 = jax.jacrev(f)(params, jnp.asarray(x1))
-    j2 = j1 if x2 is x1 else jax.jacrev(f)(params, jnp.asarray(x2))
-    leaves1, leaves2 = jax.tree_util.tree_leaves(j1), jax.tree_util.tree_leaves(j2)
-    out = 0.0
-    for a, b in zip(leaves1, leaves2):
-        a = a.reshape(a.shape[0], a.shape[1], -1)
-        b = b.reshape(b.shape[0], b.shape[1], -1)
-        out = out + jnp.einsum("iap,jbp->ijab", a, b)
-    out = np.asarray(out)
-    return out if full else np.einsum("ijaa->ij", out) / out.shape[-1]
+    def contract(params, x1, x2):
+        j1 = jax.jacrev(f)(params, x1)
+        j2 = jax.jacrev(f)(params, x2)
+        out = 0.0
+        for a, b in zip(jax.tree_util.tree_leaves(j1), jax.tree_util.tree_leaves(j2)):
+            a = a.reshape(a.shape[0], a.shape[1], -1)
+            b = b.reshape(b.shape[0], b.shape[1], -1)
+            out = out + jnp.einsum("iap,jbp->ijab", a, b)
+        return out
+
+    return jax.jit(contract)
 
 
 def empirical_nngp(apply_fn: Callable, params, x1, x2=None) -> np.ndarray:

@@ -1,0 +1,243 @@
+"""theory.bottleneck: the finite-bottleneck limit, its linear reduction and the NTK baseline, against
+autodiff of finite JAX networks, ODE integration and closed forms."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sims import bottleneck as SB
+from sims._networks import ntk_mlp_apply, ntk_mlp_init
+from sims._ode import solve
+from theory import bottleneck as B
+from theory import kernels as K
+
+jax.config.update("jax_enable_x64", True)
+
+seeds = st.integers(0, 2**31 - 1)
+acts = st.sampled_from(["relu", "erf"])
+
+
+def _head_dict(head):
+    """sims._networks layout of a one-hidden-layer head -> theory.bottleneck layout."""
+    return {"W": np.asarray(head[0]["W"]), "b": np.asarray(head[0]["b"]), "a": np.asarray(head[1]["W"]),
+            "beta": np.asarray(head[1]["b"])}
+
+
+# ------------------------------------------------------------------------- effective kernel = chain rule
+def _fg(p, x, act):
+    w, b = 1.5, 0.2
+    h = ntk_mlp_apply(p["g"], x, activations=[act], w_var=w, b_var=b)
+    return ntk_mlp_apply(p["f"], h, activations=[act], w_var=w, b_var=b), h
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _chain_rule_parts(p, x, act):
+    """Jacobian contractions of f o g over f's parameters, over g's, and of g alone (one compile per shape)."""
+    jf_par = jax.jacrev(lambda pf: _fg({"f": pf, "g": p["g"]}, x, act)[0])(p["f"])
+    jg_par = jax.jacrev(lambda pg: _fg({"f": p["f"], "g": pg}, x, act)[0])(p["g"])
+    jh_par = jax.jacrev(lambda pg: _fg({"f": p["f"], "g": pg}, x, act)[1])(p["g"])
+
+    def contract(j):
+        leaves = [a.reshape(a.shape[0], a.shape[1], -1) for a in jax.tree_util.tree_leaves(j)]
+        return sum(jnp.einsum("iap,jbp->ijab", a, a) for a in leaves)
+
+    return contract(jf_par), contract(jg_par), contract(jh_par), _fg(p, x, act)[1]
+
+
+@pytest.mark.parametrize("act", ["relu", "erf"])
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("seed", [0])
+def test_effective_kernel_is_the_chain_rule_split_of_the_empirical_ntk(act, d, seed):
+    """For a finite f o g, the tangent kernel over f's parameters equals theory.f_empirical_ntk, and over g's
+    parameters equals J_f Theta_g J_f^T with g's own (d x d) empirical kernel: exact identities (float64)."""
+    w, b, n, k = 1.5, 0.2, 32, 2
+    key_g, key_f = jax.random.split(jax.random.PRNGKey(seed))
+    x = jnp.asarray(np.random.default_rng(seed).standard_normal((3, 5)))
+    p = {"g": ntk_mlp_init(key_g, [5, n, d], dtype=jnp.float64), "f": ntk_mlp_init(key_f, [d, n, k], dtype=jnp.float64)}
+    theta_f_part, theta_g_part, theta_g_emp, h = (np.asarray(v) for v in _chain_rule_parts(p, x, act))
+    hd = _head_dict(p["f"])
+    _, jf = B.f_apply(hd, h, activation=act, w_var=w, b_var=b)
+    # rounding only: float64 sums of ~100 terms
+    np.testing.assert_allclose(np.einsum("ijaa->ij", theta_f_part) / k,
+                               B.f_empirical_ntk(hd, h, h, activation=act, w_var=w, b_var=b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(theta_g_part, np.einsum("iad,ijde,jbe->ijab", jf, theta_g_emp, jf), rtol=1e-10, atol=1e-12)
+    # effective_kernel assembles Theta_f I + J Theta_g J^T (with a scalar Theta_g, as in the limit)
+    tg = np.einsum("ijdd->ij", theta_g_emp) / d
+    tf = np.random.default_rng(seed).standard_normal((3, 3))
+    eff = B.effective_kernel(tf, jf, jf, tg)
+    np.testing.assert_allclose(eff, tf[:, :, None, None] * np.eye(k) + np.einsum("iad,ij,jbd->ijab", jf, tg, jf), rtol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(acts, st.integers(1, 6), seeds)
+def test_head_jacobian_matches_finite_differences(act, d, seed):
+    rng = np.random.default_rng(seed)
+    p = B.f_random_features(rng, d, 40, 2)
+    h = rng.standard_normal((3, d))
+    _, jf = B.f_apply(p, h, activation=act, w_var=1.3, b_var=0.1)
+    eps = 1e-6
+    for i in range(d):
+        e = np.zeros(d)
+        e[i] = eps
+        fd = (B.f_apply(p, h + e, activation=act, w_var=1.3, b_var=0.1)[0]
+              - B.f_apply(p, h - e, activation=act, w_var=1.3, b_var=0.1)[0]) / (2 * eps)
+        # central differences: O(eps^2) truncation, and for ReLU a kink within eps has probability ~ 40 eps
+        np.testing.assert_allclose(fd, jf[:, :, i], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf"])
+def test_head_kernel_converges_to_theta_f(act):
+    """Mean over draws of the width-n head's own kernel equals Theta_f (5 standard errors)."""
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((3, 4))
+    tf = B.f_kernels(h, activation=act, w_var=1.5, b_var=0.1)[1]
+    p = B.f_random_features(rng, 4, 2048, 1, n_draws=64)
+    draws = B.f_empirical_ntk(p, h, h, activation=act, w_var=1.5, b_var=0.1)
+    mean, se = draws.mean(0), draws.std(0, ddof=1) / np.sqrt(draws.shape[0])
+    assert np.all(np.abs(mean - tf) <= 5 * se + 1e-12)
+
+
+# ------------------------------------------------------------------------- the limit model
+def test_limit_model_moves_features_by_theta_g():
+    """Gradient descent on c moves h by -lr Theta_g[:, train] dL/dh_train: the limit equation of
+    theory.bottleneck.feature_velocity (J_f from the closed-form head Jacobian)."""
+    cfg = dict(d=3, depth_g=1, activation="relu", w_var=2.0, b_var=0.1, limit_width=64)
+    x_all = np.random.default_rng(0).standard_normal((7, 5))
+    params, R = SB.limit_model(cfg, 0, x_all)
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
+    R = jnp.asarray(R, jnp.float64)
+    tr = jnp.arange(4)
+    y = jnp.asarray(np.random.default_rng(1).standard_normal((4, 1)))
+
+    def loss(p):
+        return SB._mse(SB.limit_apply(p, R, tr, cfg), y)
+
+    gc = jax.grad(loss)(params)["c"]
+    dh = -np.asarray(R @ gc)  # velocity of h(x) for all 7 points
+    tg = B.g_kernels(x_all, depth_g=1, w_var=2.0, b_var=0.1)[1]
+    h_tr = np.asarray(params["h0"][:4])
+    out, jf = B.f_apply(_head_dict(params["f"]), h_tr, w_var=2.0, b_var=0.1)
+    grad_f = (out - np.asarray(y)) / 4  # dL/dF for L = 1/(2N) sum (F - y)^2
+    # R R^T = Theta_g up to the float32 rounding of R in limit_model (relative 1e-6)
+    np.testing.assert_allclose(dh, B.feature_velocity(tg[:, :4], jf, grad_f), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # ~15 s: compiles the training loop
+def test_limit_dynamics_deterministic_given_draws():
+    cfg = dict(d=2, depth_g=1, activation="relu", w_var=2.0, b_var=0.0, limit_width=32, n_train=16, n_test=8,
+               target_class=0, scale=1.0, lr=0.05, steps=20, record_every=10)
+    with jax.enable_x64(False):  # the training loop's scan carries int32 step indices (float32 training)
+        a, b = SB.train_limit(cfg, [3, 4]), SB.train_limit(cfg, [3])
+    np.testing.assert_array_equal(a[0]["train"], b[0]["train"])  # same draws, same trajectory
+    assert not np.allclose(a[0]["train"], a[1]["train"])  # other draws of f_0, h_0: another trajectory
+
+
+# ------------------------------------------------------------------------- NTK baseline
+@settings(max_examples=10, deadline=None)
+@given(seeds, st.booleans())
+def test_ntk_prediction_equals_ode_integration(seed, normalized):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((6, 3))
+    th = K.ntk(x, depth=2, w_var=1.5, b_var=0.1)
+    y, f0 = rng.standard_normal((4, 2)), rng.standard_normal((6, 2))
+    ts = np.linspace(0.0, 3.0, 7)
+    ftr, fte = B.ntk_mse_prediction(th[:4, :4], y, f0[:4], ts, lr=0.7, theta_test_train=th[4:, :4], f0_test=f0[4:],
+                                    size_normalized=normalized)
+    rate = 0.7 / (y.size if normalized else 1)
+
+    def rhs(t, z):  # all 6 outputs move with the kernel against the training residual
+        F = z.reshape(6, 2)
+        return (-rate * th[:, :4] @ (F[:4] - y)).ravel()
+
+    sol = solve(rhs, f0.ravel(), ts).reshape(len(ts), 6, 2)
+    # scipy LSODA at rtol 1e-10 against an eigendecomposition: agreement to ~1e-8
+    np.testing.assert_allclose(ftr, sol[:, :4], rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(fte, sol[:, 4:], rtol=1e-7, atol=1e-8)
+    late = B.ntk_mse_prediction(th[:4, :4], y, f0[:4], [1e4 / rate])
+    np.testing.assert_allclose(late[0], y, atol=1e-6)  # positive-definite kernel: interpolation
+
+
+# ------------------------------------------------------------------------- linear case
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.floats(0.5, 2.0), seeds)
+def test_linear_rates_match_kernels(depth_g, w, seed):
+    x = np.random.default_rng(seed).standard_normal((5, 4))
+    h = np.random.default_rng(seed + 1).standard_normal((5, 3))
+    c_g, c_f, c = B.linear_rates(depth_g=depth_g, d_in=4, d=3, w_var=w)
+    np.testing.assert_allclose(B.g_kernels(x, depth_g=depth_g, activation="identity", w_var=w)[1], c_g * x @ x.T,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(B.f_kernels(h, activation="identity", w_var=w)[1], c_f * h @ h.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(B.full_ntk(x, depth_g=depth_g, activation="identity", w_var=w)[1], c * x @ x.T,
+                               rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seeds)
+def test_linear_flow_is_scaled_gradient(seed):
+    rng = np.random.default_rng(seed)
+    A, Bm, X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 3)), rng.standard_normal((7, 5)), rng.standard_normal((7, 2))
+    dA, dB = B.linear_flow(A, Bm, X, Y, c_g=0.3, c_f=1.7)
+    gA, gB = jax.grad(lambda a, b: 0.5 * jnp.sum((X @ a.T @ b.T - Y) ** 2), argnums=(0, 1))(jnp.asarray(A), jnp.asarray(Bm))
+    np.testing.assert_allclose(dA, -0.3 * np.asarray(gA), rtol=1e-12, atol=1e-12)  # autodiff: same math, float64
+    np.testing.assert_allclose(dB, -1.7 * np.asarray(gB), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.floats(0.5, 10.0), st.floats(0.02, 0.5), st.floats(0.3, 3.0), st.floats(0.3, 3.0))
+def test_balanced_mode_of_matrix_flow_is_logistic(tau_, u0_frac, c_g, c_f):
+    """Integrate the full matrix flow (d0 = k = 3, d = 2) from a balanced aligned init with a rank-1 target;
+    the mode follows the ModeModel logistic; a zero-target direction stays at zero."""
+    u0 = u0_frac * tau_
+    kap = np.sqrt(c_g * c_f)
+    alpha0 = np.sqrt(u0 / kap)  # balanced: a = sqrt(c_g) s, b = sqrt(c_f) s, u = kappa s^2
+    e = np.eye(3)
+    A0 = np.zeros((2, 3))
+    A0[0, 0] = np.sqrt(c_g) * alpha0
+    B0 = np.zeros((3, 2))
+    B0[0, 0] = np.sqrt(c_f) * alpha0
+    X, Y = e, tau_ * np.outer(e[0], e[0])  # whitened inputs (lambda = 1), target gain tau on the first direction
+
+    def rhs(t, z):
+        dA, dB = B.linear_flow(z[:6].reshape(2, 3), z[6:].reshape(3, 2), X, Y, c_g=c_g, c_f=c_f)
+        return np.concatenate([dA.ravel(), dB.ravel()])
+
+    T = B.linear_time_to_fraction(1e-3, u0=u0, tau_=tau_, kappa_=kap)
+    ts = np.linspace(0, 1.5 * T, 30)
+    z = solve(rhs, np.concatenate([A0.ravel(), B0.ravel()]), ts)
+    W = np.einsum("tij,tjk->tik", z[:, 6:].reshape(-1, 3, 2), z[:, :6].reshape(-1, 2, 3))
+    sol = sp.lambdify((B.t, sp.Symbol("u0", positive=True), B.tau, B.kappa, B.lam), B.linear_mode_solution())
+    np.testing.assert_allclose(W[:, 0, 0], sol(ts, u0, tau_, kap, 1.0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(W[:, 1:, :], 0.0, atol=1e-12)
+    # the loss fraction reaches 1e-3 at the predicted time (interpolated on a fine grid)
+    z2 = solve(rhs, np.concatenate([A0.ravel(), B0.ravel()]), np.array([0.0, T]))
+    u_T = (z2[-1, 6:].reshape(3, 2) @ z2[-1, :6].reshape(2, 3))[0, 0]
+    np.testing.assert_allclose((tau_ - u_T) ** 2 / (tau_ - u0) ** 2, 1e-3, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------- bad input
+def test_bad_input_raises():
+    x = np.ones((3, 2))
+    with pytest.raises(ValueError, match="depth_g"):
+        B.g_kernels(x, depth_g=0)
+    with pytest.raises(ValueError, match="d \\(bottleneck width\\)"):
+        B.linear_rates(depth_g=1, d_in=2, d=0)
+    with pytest.raises(ValueError, match="d \\(bottleneck width\\)"):
+        B.f_random_features(np.random.default_rng(0), 0, 8)
+    with pytest.raises(ValueError, match="w_var"):
+        B.full_ntk(x, depth_g=1, w_var=-1.0)
+    with pytest.raises(ValueError, match="shapes"):
+        B.effective_kernel(np.ones((2, 2)), np.ones((2, 1, 3)), np.ones((2, 1, 4)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="shapes"):
+        B.ntk_mse_prediction(np.eye(3), np.ones((2, 1)), np.ones((2, 1)), [0.0])
+    with pytest.raises(ValueError, match="lr"):
+        B.ntk_mse_prediction(np.eye(2), np.ones((2, 1)), np.ones((2, 1)), [0.0], lr=0.0)
+    with pytest.raises(ValueError, match="u0"):
+        B.linear_time_to_fraction(0.1, u0=2.0, tau_=1.0)
