@@ -232,10 +232,12 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     for a in acts:
         _check_activation(a)
     d_in = x1.shape[1]
+    gram = (x1 @ x2.T) / d_in  # one BLAS call (per-block matmuls would oversubscribe BLAS threads)
+    v1 = np.einsum("ij,ij->i", x1, x1) / d_in
     v2 = np.einsum("ij,ij->i", x2, x2) / d_in
     n1 = x1.shape[0]
     if n1 * x2.shape[0] <= _BLOCK_ELEMS:
-        return _recursion(x1, x2, v2, acts, w_var, b_var, get_ntk)
+        return _recursion(gram, v1, v2, acts, w_var, b_var, get_ntk)
     # row blocks: cache-sized, and spread over threads (numpy releases the GIL inside ufuncs)
     rows = max(1, _BLOCK_ELEMS // x2.shape[0])
     starts = list(range(0, n1, rows))
@@ -243,7 +245,7 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     t_out = np.empty((n1, x2.shape[0])) if get_ntk else None
 
     def work(i):
-        k, t = _recursion(x1[i:i + rows], x2, v2, acts, w_var, b_var, get_ntk)
+        k, t = _recursion(gram[i:i + rows].copy(), v1[i:i + rows], v2, acts, w_var, b_var, get_ntk)
         k_out[i:i + rows] = k
         if get_ntk:
             t_out[i:i + rows] = t
@@ -261,11 +263,9 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
 _BLOCK_ELEMS = 1 << 15  # 32k float64 = 256 KiB per array: the recursion's arrays stay in cache
 
 
-def _recursion(x1, x2, v2, acts, w_var, b_var, get_ntk):
-    """The layer recursion on one block of rows of x1 (see :func:`mlp_kernels`)."""
-    d_in = x1.shape[1]
-    k = (x1 @ x2.T) / d_in
-    v1 = np.einsum("ij,ij->i", x1, x1) / d_in
+def _recursion(k, v1, v2, acts, w_var, b_var, get_ntk):
+    """The layer recursion on one block of rows of the input kernel ``k`` (modified in place; see
+    :func:`mlp_kernels`)."""
     affine = not (w_var == 1.0 and b_var == 0.0)
     t = None
     for i, a in enumerate(acts):
