@@ -30,6 +30,11 @@ class ODEError(RuntimeError):
         self.partial = partial
 
 
+class _BlowUp(Exception):
+    def __init__(self, t):
+        self.t = float(t)
+
+
 def _check_grid(t_eval) -> np.ndarray:
     t = np.asarray(t_eval, dtype=float)
     if t.ndim != 1 or t.size < 2:
@@ -48,6 +53,7 @@ def solve(
     atol: float = 1e-12,
     method: str = "LSODA",
     events=None,
+    blowup: float = 1e100,
 ) -> np.ndarray:
     """Integrate ``dy/dt = rhs(t, y)`` from ``t_eval[0]`` and return ``y`` on ``t_eval``.
 
@@ -58,7 +64,9 @@ def solve(
         rtol, atol: solver tolerances (defaults are tight: this is the reference).
         method: any ``scipy.integrate.solve_ivp`` method; LSODA handles the stiff plateaus of
             deep linear flows.
-        events: passed to ``solve_ivp`` (e.g. a terminal hitting-time event).
+        events: passed to ``solve_ivp`` (e.g. a terminal hitting-time event); with events the
+            return value is ``(y, sol)``.
+        blowup: ``|y|`` above this counts as a blow-up.
 
     Returns:
         Array of shape ``(len(t_eval), n)``.
@@ -71,7 +79,19 @@ def solve(
     y0 = np.atleast_1d(np.asarray(y0, dtype=float))
     if y0.ndim != 1 or not np.all(np.isfinite(y0)):
         raise ValueError(f"y0 must be a finite 1-D array, got {y0!r}")
-    sol = scipy.integrate.solve_ivp(rhs, (t[0], t[-1]), y0, t_eval=t, rtol=rtol, atol=atol, method=method, events=events)
+    def guarded(tt, y):
+        # stop at a blow-up instead of letting the solver shrink its step forever
+        if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > blowup:
+            raise _BlowUp(tt)
+        dy = rhs(tt, y)
+        if not np.all(np.isfinite(dy)):
+            raise _BlowUp(tt)
+        return dy
+
+    try:
+        sol = scipy.integrate.solve_ivp(guarded, (t[0], t[-1]), y0, t_eval=t, rtol=rtol, atol=atol, method=method, events=events)
+    except _BlowUp as e:
+        raise ODEError(f"solution blew up (|y| > {blowup:g} or non-finite) at t={e.t:.6g}", t=e.t) from None
     y = sol.y.T
     bad = ~np.all(np.isfinite(y), axis=1)
     if bad.any():

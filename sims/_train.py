@@ -100,7 +100,7 @@ def _make_run(loss_fn, optimizer, steps, record_every, record_fn, sampled):
             upd, s = optimizer.update(g, s, d)
             d = optax.apply_updates(d, upd)
             finite = jnp.isfinite(loss) & _tree_finite(d)
-            bad = jnp.where((bad < 0) & ~finite, i, bad)
+            bad = jnp.where((bad < 0) & ~finite, i.astype(bad.dtype), bad)
             return (d, s, k, bad), loss
 
         def chunk(carry, j):
@@ -167,7 +167,8 @@ def fit(
     run = _make_run(loss_fn, optimizer, int(steps), int(record_every), record_fn, sampled)
     if batched:
         data_axis = None if sampled else 0
-        run = eqx.filter_vmap(run, in_axes=(0, data_axis, 0))
+        # if_array(0): equinox modules also carry non-array leaves (activation functions), broadcast unbatched
+        run = eqx.filter_vmap(run, in_axes=(eqx.if_array(0), data_axis, 0))
     final, losses, records, bad = eqx.filter_jit(run)(params, data, key)
     losses = np.asarray(losses)
     records = jax.tree_util.tree_map(np.asarray, records)
