@@ -134,7 +134,7 @@ def test_limit_model_moves_features_by_theta_g():
 def test_limit_dynamics_deterministic_given_draws():
     cfg = dict(d=2, depth_g=1, activation="relu", w_var=2.0, b_var=0.0, limit_width=32, n_train=16, n_test=8,
                target_class=0, scale=1.0, lr=0.05, steps=20, record_every=10)
-    with jax.enable_x64(False):  # the training loop's scan carries int32 step indices (float32 training)
+    with jax.enable_x64(False):  # float32, as the experiment trains
         a, b = SB.train_limit(cfg, [3, 4]), SB.train_limit(cfg, [3])
     np.testing.assert_array_equal(a[0]["train"], b[0]["train"])  # same draws, same trajectory
     assert not np.allclose(a[0]["train"], a[1]["train"])  # other draws of f_0, h_0: another trajectory
