@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["deep_linear_init", "deep_linear_product"]
+__all__ = ["deep_linear_init", "deep_linear_product", "linear_ae_init", "linear_ae_factors"]
 
 
 def deep_linear_product(layers) -> jax.Array:
@@ -52,6 +52,69 @@ def deep_linear_init(d: int, depth: int, eps: float, *, key: jax.Array | None = 
     if predictor:
         out["V"] = c * eye
     return out
+
+
+def _haar_orthogonal(key: jax.Array, n: int) -> jax.Array:
+    """A Haar-random ``n x n`` orthogonal matrix (QR of a Gaussian with the sign fix)."""
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n)))
+    return q * jnp.sign(jnp.diagonal(r))
+
+
+def linear_ae_init(key: jax.Array, d: int, m: int, depth: int, *, kind: str, gain: float | None = None,
+                   basis: jax.Array | None = None) -> dict:
+    r"""Factors of a linear autoencoder :math:`\hat x = D W_L \cdots W_1 E x` (Sun et al. 2021).
+
+    Kinds:
+
+    * ``"aligned"``: balanced and aligned with the columns of ``basis`` (``(d, d)`` orthogonal, e.g. the
+      data covariance's eigenvectors, decreasing variance): every factor has singular values
+      :math:`g^{1/N}`, :math:`E = c\,O_0 U_m^\top`, :math:`W_a = c\,O_a O_{a-1}^\top`, :math:`D = c\,U_m O_L^\top`
+      with random orthogonal :math:`O_a`, so :math:`A(0) = g\,U_m U_m^\top` (the setting of the per-mode ODE).
+    * ``"orthogonal"``: every factor :math:`c` times an independent random (semi-)orthogonal matrix,
+      :math:`c = g^{1/N}`: balanced, flat spectrum :math:`g`, not aligned with the data.
+    * ``"default"``: PyTorch ``nn.Linear`` default, entries uniform in :math:`\pm 1/\sqrt{\text{fan\_in}}`
+      (``gain`` unused).
+
+    Args:
+        key: PRNG key. d: data dimension. m: latent width (<= d). depth: bottleneck layers L >= 0.
+        kind: ``"aligned"``, ``"orthogonal"`` or ``"default"``.
+        gain: end-to-end initial gain :math:`g > 0` (``aligned``/``orthogonal``).
+        basis: ``(d, d)`` orthogonal matrix (``aligned`` only).
+
+    Returns:
+        ``{"E": (m, d), "W": [(m, m)] * L, "D": (d, m)}``.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ValueError(f"depth must be an int >= 0, got {depth!r}")
+    if not (isinstance(d, int) and isinstance(m, int)) or not 1 <= m <= d:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
+    if kind not in ("aligned", "orthogonal", "default"):
+        raise ValueError(f"kind must be 'aligned', 'orthogonal' or 'default', got {kind!r}")
+    n = depth + 2
+    keys = jax.random.split(key, depth + 3)
+    if kind == "default":
+        def unif(k, shape, fan_in):
+            b = 1.0 / np.sqrt(fan_in)
+            return jax.random.uniform(k, shape, minval=-b, maxval=b)
+
+        return {"E": unif(keys[0], (m, d), d), "W": [unif(keys[1 + a], (m, m), m) for a in range(depth)],
+                "D": unif(keys[-1], (d, m), m)}
+    if gain is None or not gain > 0:
+        raise ValueError(f"gain must be > 0 for kind={kind!r}, got {gain!r}")
+    c = float(gain) ** (1.0 / n)
+    if kind == "aligned":
+        if basis is None or basis.shape != (d, d):
+            raise ValueError(f"basis must be a ({d}, {d}) orthogonal matrix for kind='aligned'")
+        Um = jnp.asarray(basis)[:, :m]
+        Os = [_haar_orthogonal(keys[a], m) for a in range(depth + 1)]
+        return {"E": c * Os[0] @ Um.T, "W": [c * Os[a + 1] @ Os[a].T for a in range(depth)], "D": c * Um @ Os[depth].T}
+    return {"E": c * _haar_orthogonal(keys[0], d)[:m], "W": [c * _haar_orthogonal(keys[1 + a], m) for a in range(depth)],
+            "D": c * _haar_orthogonal(keys[-1], d)[:, :m]}
+
+
+def linear_ae_factors(params: dict) -> list:
+    """``[E, W_1, ..., W_L, D]`` of :func:`linear_ae_init` parameters (applied first to last)."""
+    return [params["E"], *params["W"], params["D"]]
 
 
 # --------------------------------------------------------------------------- NTK-parametrised MLPs

@@ -497,7 +497,8 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
     Args:
         depth: bottleneck layers (N = depth + 2).
         base_lr: the learning rate at ``ref_depth``, > 0.
-        p0: initial end-to-end gain (fixed across depth), in (0, 1); or
+        p0: initial end-to-end gain in (0, 1): a number (fixed across depth) or a callable
+            ``depth -> gain`` (e.g. :func:`default_init_gain` for a default initialisation); or
         alpha: initial per-factor scale, in (0, 1), so that :math:`P_0 = \alpha^N` (exactly one of the two).
         ref_depth: the depth that gets ``base_lr``.
         p: the gain that defines "learned" (``exact`` rule), in (P_0, 1).
@@ -514,16 +515,18 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
     if (p0 is None) == (alpha is None):
         raise ValueError("give exactly one of p0 (fixed end-to-end gain) and alpha (fixed per-factor scale)")
     if p0 is not None:
-        p0 = _check_positive("p0", p0)
-        if p0 >= 1:
-            raise ValueError(f"p0 must be in (0, 1), got {p0}")
+        p0_of = p0 if callable(p0) else (lambda L, _g=p0: _g)
     else:
         alpha = _check_positive("alpha", alpha)
         if alpha >= 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        p0_of = lambda L: alpha ** (L + 2)  # noqa: E731
 
     def gain(L):
-        return p0 if p0 is not None else alpha ** (L + 2)
+        g = _check_positive("p0", p0_of(L))
+        if g >= 1:
+            raise ValueError(f"p0 must be in (0, 1), got {g} at depth {L}")
+        return g
 
     def tau(L):
         if rule == "exact":
@@ -538,9 +541,15 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
 # --------------------------------------------------------------------------- rank metrics
 def effective_rank(spectrum, threshold: float = 0.01) -> int:
     """Number of values of a nonnegative spectrum (e.g. eigenvalues of the latent covariance) above
-    ``threshold`` times the largest; 0 for an all-zero spectrum."""
+    ``threshold`` times the largest; 0 for an all-zero spectrum. Round-off negatives (down to 1e-5 of
+    the largest) are accepted.
+
+    Raises:
+        ValueError: not 1-D, clearly negative values, or ``threshold`` outside (0, 1).
+    """
     sv = np.asarray(spectrum, dtype=float)
-    if sv.ndim != 1 or np.any(sv < -1e-12 * max(1.0, float(np.max(np.abs(sv))) if sv.size else 1.0)):
+    # eigenvalues from float32 eigh can be slightly negative: tolerate round-off of 1e-5 of the largest
+    if sv.ndim != 1 or np.any(sv < -1e-5 * (float(np.max(np.abs(sv))) if sv.size else 1.0)):
         raise ValueError(f"spectrum must be a 1-D nonnegative array, got {spectrum!r}")
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
