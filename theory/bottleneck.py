@@ -233,7 +233,7 @@ def ntk_mse_prediction(theta_train, y_train, f0_train, times, *, lr: float = 1.0
     ev = np.maximum(ev, 0.0)
     r0 = V.T @ (f0 - y)  # (N, k) residual in the eigenbasis
     decay = np.exp(-rate * np.outer(ts, ev))  # (T, N)
-    f_train = y[None] + np.einsum("in,tn,nk->tik", V, decay, r0)
+    f_train = y[None] + np.einsum("in,tn,nk->tik", V, decay, r0, optimize=True)
     if theta_test_train is None:
         return f_train
     tt = np.asarray(theta_test_train, dtype=np.float64)
@@ -243,7 +243,7 @@ def ntk_mse_prediction(theta_train, y_train, f0_train, times, *, lr: float = 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         lt = np.outer(ts, ev) * rate
         factor = np.where(ev > 0, np.expm1(-lt) / np.where(ev > 0, ev, 1.0), -rate * ts[:, None])
-    f_test = ft0[None] + np.einsum("mi,in,tn,nk->tmk", tt, V, factor, r0)
+    f_test = ft0[None] + np.einsum("mn,tn,nk->tmk", tt @ V, factor, r0, optimize=True)
     return f_train, f_test
 
 
