@@ -86,6 +86,10 @@ class JepaConfig(Config):
         records: number of recorded points along each trajectory.
         eps_sweep: initial scales for the theory-only critical-depth sweep (per-mode ODE).
         sweep_depths: depths of that sweep.
+        dtype: training precision, "float32" or "float64". At small steps and depth the per-step
+            change of a layer is ~1e-6 of its value, near float32's resolution (and GPUs run float32
+            matrix products at TF32 by default), which biased depth-5 trajectories by ~25% on an H200;
+            the paper preset trains in float64.
         ode_tolerance: allowed relative deviation of the trained modes from the ODE (fraction of the
             plateau), and of measured from predicted time ratios; the Euler error is O(eta).
     """
@@ -100,11 +104,13 @@ class JepaConfig(Config):
     eps_sweep: tuple[float, ...] = (0.04, 0.02, 1e-2, 1e-3)
     sweep_depths: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
     ode_tolerance: float = 0.05
+    dtype: str = "float32"
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "quick": dict(depths=(1, 3), n_samples=20_000, records=120, eta_max=0.05, ode_tolerance=0.1, sweep_depths=(1, 2, 3, 4, 5)),
         "default": {},
-        "paper": dict(depths=(1, 2, 3, 4, 5), eps=0.01, n_samples=1_000_000, eta_max=0.005, records=400, ode_tolerance=0.02),
+        "paper": dict(depths=(1, 2, 3, 4, 5), eps=0.01, n_samples=1_000_000, eta_max=0.005, records=400, ode_tolerance=0.02,
+                      dtype="float64"),
     }
 
 
@@ -142,6 +148,17 @@ def _plan(objective: str, depth: int, cfg: JepaConfig, feats=FEATURES) -> tuple[
 
 
 def train_modes(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """See :func:`_train_modes`; runs it in float64 when ``unit["dtype"] == "float64"``."""
+    dtype = unit.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if dtype == "float64":
+        with jax.enable_x64(True):
+            return _train_modes(unit, seeds, jnp.float64)
+    return _train_modes(unit, seeds, jnp.float32)
+
+
+def _train_modes(unit: Mapping[str, Any], seeds: Sequence[int], dtype) -> list[dict[str, np.ndarray]]:
     """Train one (objective, depth) deep linear network per feature and seed; a :meth:`RunContext.sweep` unit.
 
     Each feature gets its own network and its own sample (independent features), and all
@@ -165,13 +182,14 @@ def train_modes(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str,
     F, depth, S = lam_v.size, int(unit["depth"]), len(seeds)
     gains = _gain(rho_v)
     keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(int(s)), i) for s in seeds for i in range(F)])
-    lam_b, rho_b, gain_b = (jnp.tile(jnp.asarray(a, dtype=jnp.float32), S) for a in (lam_v, rho_v, gains))
+    lam_b, rho_b, gain_b = (jnp.tile(jnp.asarray(a, dtype=dtype), S) for a in (lam_v, rho_v, gains))
     n = int(unit["n_samples"])
 
     def setup(key, lam_, rho_, gain_):
         kd, ki = jax.random.split(key)
-        x, y = _static_views_traced(lam_, rho_, gain_, n, kd)
-        return deep_linear_init(1, depth, float(unit["eps"]), key=ki), moments(x, y)
+        x, y = _static_views_traced(lam_, rho_, gain_, n, kd, dtype)
+        init = jax.tree_util.tree_map(lambda a: a.astype(dtype), deep_linear_init(1, depth, float(unit["eps"]), key=ki))
+        return init, moments(x, y)
 
     params, data = jax.vmap(setup)(keys, lam_b, rho_b, gain_b)
 
@@ -190,14 +208,14 @@ def train_modes(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str,
     return [{"t": t, "modes": modes[i], "v": v[i], "loss": loss[i], "lam_hat": lam_hat[i], "rho_hat": rho_hat[i]} for i in range(S)]
 
 
-def _static_views_traced(lam_, rho_, gain_, n: int, key):
+def _static_views_traced(lam_, rho_, gain_, n: int, key, dtype=jnp.float32):
     """:func:`sims._data.static_views` for one feature with traced (vmapped) parameters."""
     s = lam_ / gain_
     noise = jnp.maximum(lam_ / rho_ - lam_ / gain_, 0.0)
     k1, k2, k3 = jax.random.split(key, 3)
-    z = jax.random.normal(k1, (n, 1)) * jnp.sqrt(s)
-    x = z + jax.random.normal(k2, (n, 1)) * jnp.sqrt(noise)
-    y = gain_ * (z + jax.random.normal(k3, (n, 1)) * jnp.sqrt(noise))
+    z = jax.random.normal(k1, (n, 1), dtype) * jnp.sqrt(s)
+    x = z + jax.random.normal(k2, (n, 1), dtype) * jnp.sqrt(noise)
+    y = gain_ * (z + jax.random.normal(k3, (n, 1), dtype) * jnp.sqrt(noise))
     return x, y
 
 
@@ -270,7 +288,7 @@ class JepaExperiment(Experiment):
             for L in config.depths:
                 eta, steps, rec = _plan(obj, L, config)
                 units[f"{obj}-L{L}"] = dict(objective=obj, depth=L, eps=config.eps, eta=eta, steps=steps, record_every=rec,
-                                            n_samples=config.n_samples, features=FEATURES)
+                                            n_samples=config.n_samples, features=FEATURES, dtype=config.dtype)
         ctx.log(f"training {len(units)} networks x {len(ctx.seeds)} seeds; steps: "
                 + ", ".join(f"{k}={u['steps']}" for k, u in units.items()))
         trained = ctx.sweep(train_modes, units, desc="jepa: training")
