@@ -98,8 +98,8 @@ class BottleneckConfig(Config):
         "quick": dict(a_widths=(128, 256, 512), a_points=4, a_draws=4, b_widths=(256, 1024, 4096), b_ds=(4, 16, 64),
                       b_draws=40, c_widths=(128, 512), limit_width=4096, n_train=64, n_test=128, steps=300),
         "default": {},
-        "paper": dict(a_widths=(256, 512, 1024, 2048, 4096), a_points=8, a_draws=8, b_draws=200,
-                      c_widths=(256, 1024, 4096, 16384), limit_width=65536, n_train=256, n_test=512, steps=2000),
+        "paper": dict(a_widths=(256, 512, 1024, 2048, 4096), a_points=8, a_draws=8, b_draws=100,
+                      c_widths=(256, 1024, 4096, 16384), limit_width=65536, n_train=256, n_test=448, steps=2000),
     }
 
 
