@@ -186,11 +186,10 @@ def test_time_to_learn_from_above_one(depth):
 
 
 @SETTINGS
-@given(variance=st.floats(0.1, 5.0), p0=st.floats(1e-4, 0.5), time=st.floats(0.0, 10.0))
+@given(variance=st.floats(0.1, 5.0), p0=st.floats(1e-4, 0.5), time=st.floats(0.01, 10.0))
 def test_logistic_gain_matches_integration(variance, p0, time):
-    if time == 0.0:
-        assert ae.logistic_gain(variance, p0, 0.0) == pytest.approx(p0)
-        return
+    # times bounded away from 0: a subnormal integration span makes the solver crawl
+    assert ae.logistic_gain(variance, p0, 0.0) == pytest.approx(p0)
     rhs = ae.mode_rhs(0)
     y = _ode.solve(lambda t, y: rhs(y, variance), [p0], [0.0, time])[-1, 0]
     assert ae.logistic_gain(variance, p0, time) == pytest.approx(y, rel=1e-7, abs=1e-10)
