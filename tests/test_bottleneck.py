@@ -19,7 +19,13 @@ from sims._ode import solve
 from theory import bottleneck as B
 from theory import kernels as K
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 for this module's kernel checks, scoped so other modules keep JAX's default dtype."""
+    with jax.enable_x64(True):
+        yield
 
 seeds = st.integers(0, 2**31 - 1)
 acts = st.sampled_from(["relu", "erf"])

@@ -17,7 +17,13 @@ from sims._ode import solve
 from sims._train import fit
 from theory import jepa as J
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 for this module's theory checks, scoped so other modules keep JAX's default dtype."""
+    with jax.enable_x64(True):
+        yield
 
 objectives = st.sampled_from(J.OBJECTIVES)
 depths = st.integers(1, 4)

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from sims._networks import ntk_mlp_apply, ntk_mlp_init
 from theory import kernels as K
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 for this module's kernel checks, scoped so other modules keep JAX's default dtype."""
+    with jax.enable_x64(True):
+        yield
 
 acts = st.sampled_from(K.ACTIVATIONS)
 seeds = st.integers(0, 2**31 - 1)

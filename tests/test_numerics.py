@@ -15,7 +15,13 @@ from sims._ode import ODEError, solve, solve_batch
 from sims._train import DivergenceError, fit, fit_reference
 from theory.deeplinear import ModeModel, s
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 for this module's theory checks, scoped so other modules keep JAX's default dtype."""
+    with jax.enable_x64(True):
+        yield
 
 
 # --------------------------------------------------------------------------- ODE integration
