@@ -35,6 +35,7 @@ import numpy as np
 from theory import autoencoder as ae
 
 from ._experiment import Claim, Config, Experiment, register
+from ._measure import first_crossing
 
 __all__ = ["AutoencoderConfig", "AutoencoderExperiment", "CONDITIONS"]
 
@@ -290,19 +291,8 @@ def _digits_unit(cfg: Mapping, seeds) -> list[dict]:
 
 # =============================================================================== experiment
 def _cross(steps: np.ndarray, y: np.ndarray, level: float) -> float:
-    """First step at which ``y`` reaches ``level`` (linear interpolation between records); NaN if never."""
-    above = np.nonzero(y >= level)[0]
-    if above.size == 0:
-        return float("nan")
-    j = int(above[0])
-    if j == 0:
-        return float(steps[0])
-    y0, y1 = y[j - 1], y[j]
-    return float(steps[j - 1] + (level - y0) / (y1 - y0) * (steps[j] - steps[j - 1]))
-
-
-def _stack(xs):
-    return np.stack([np.asarray(x) for x in xs])
+    """First step at which ``y`` reaches ``level`` (interpolated); NaN if never."""
+    return float(first_crossing(steps, y, level))
 
 
 class AutoencoderExperiment(Experiment):
@@ -363,7 +353,7 @@ class AutoencoderExperiment(Experiment):
             for c in CONDITIONS:
                 le = np.asarray(lin[f"L{L}"][c]["latent_eigs"])[:, -1]
                 sv = np.asarray(lin[f"L{L}"][c]["sv"])[:, -1]
-                final_rank[f"L{L}/{c}"] = [ae.effective_rank(e, 0.01) for e in le]
+                final_rank[f"L{L}/{c}"] = [ae.threshold_rank(e, 0.01) for e in le]
                 final_learned[f"L{L}/{c}"] = [int(np.sum(v > config.learned)) for v in sv]
         ok_rank = all(v == r for vs in final_rank.values() for v in vs)
         out.append(Claim(
@@ -474,7 +464,7 @@ class AutoencoderExperiment(Experiment):
             ranks, acc_at, best = {}, {}, {}
             for L in config.digits_depths:
                 e = np.asarray(dig[f"L{L}"]["latent_eigs"])
-                rk = [ae.effective_rank(x, 0.01) for x in e]
+                rk = [ae.threshold_rank(x, 0.01) for x in e]
                 ranks[f"L{L}"] = float(np.mean(rk))
                 acc = np.asarray(dig[f"L{L}"]["acc"]).mean(0)
                 j = int(np.searchsorted(kgrid, np.mean(rk)))
@@ -535,7 +525,7 @@ class AutoencoderExperiment(Experiment):
                                         lr_rank.min(0), lr_rank.max(0), color=ccols[ci],
                                         label=f"#$\\sigma(A)>{config.learned}$, {c}" if j == 0 else None)
             le = np.asarray(e["aligned"]["latent_eigs"])
-            er = np.array([[ae.effective_rank(x, 0.01) for x in seed] for seed in le], dtype=float)
+            er = np.array([[ae.threshold_rank(x, 0.01) for x in seed] for seed in le], dtype=float)
             axes[0, j].plot(steps, er.mean(0), ":", color="k", label="eff. rank Cov$(MEx)$, aligned" if j == 0 else None)
             axes[0, j].set_title(f"L = {L}")
             axes[0, j].set_xlabel("step")
@@ -580,11 +570,11 @@ class AutoencoderExperiment(Experiment):
                 en = (e / e[:, :1]).mean(0)
                 axes[0, 0].semilogy(np.arange(1, en.size + 1), np.clip(en, 1e-12, None), "o-", color=gcols[j], label=f"L = {L}")
                 tr = np.asarray(dig[f"L{L}"]["eig_traj"])
-                rk = np.array([[ae.effective_rank(x, 0.01) for x in seed] for seed in tr], dtype=float)
+                rk = np.array([[ae.threshold_rank(x, 0.01) for x in seed] for seed in tr], dtype=float)
                 P.theory_and_experiment(axes[0, 1], dsteps, None, rk.mean(0), rk.min(0), rk.max(0), color=gcols[j])
                 acc = np.asarray(dig[f"L{L}"]["acc"])
                 P.theory_and_experiment(axes[0, 2], kgrid, None, acc.mean(0), acc.min(0), acc.max(0), color=gcols[j])
-                final = np.mean([ae.effective_rank(x, 0.01) for x in e])
+                final = np.mean([ae.threshold_rank(x, 0.01) for x in e])
                 axes[0, 2].axvline(final, color=gcols[j], lw=0.8, ls=":")
             axes[0, 0].axhline(0.01, color="k", lw=0.6, ls=":")
             axes[0, 0].set(title="latent spectrum (digits)", xlabel="index", ylabel="eigenvalue / top")

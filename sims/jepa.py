@@ -45,6 +45,7 @@ from . import _plotting as P
 from ._bench import BenchResult, register_bench, timeit
 from ._data import moments, static_views
 from ._experiment import Claim, Config, Experiment, register
+from ._measure import first_crossing
 from ._networks import deep_linear_init, deep_linear_product
 from ._ode import solve, solve_batch
 from ._train import fit, fit_reference
@@ -256,29 +257,14 @@ def theory_modes(objective: str, depth: int, feats, eps: float, ts: np.ndarray, 
 
 
 def hitting_times(t: np.ndarray, traj: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """First time each trajectory reaches its threshold, linearly interpolated between records.
+    """First time each mode reaches its threshold (:func:`sims._measure.first_crossing`).
 
     Args:
         t: (R,) times; traj: (..., R, d) trajectories; threshold: (d,).
     Returns:
         (..., d) times (``inf`` where never reached).
     """
-    traj = np.asarray(traj)
-    above = traj >= threshold
-    out = np.full(traj.shape[:-2] + traj.shape[-1:], np.inf)
-    for idx in np.ndindex(*out.shape):
-        *lead, i = idx
-        col = traj[tuple(lead)][:, i]
-        hit = np.flatnonzero(above[tuple(lead)][:, i])
-        if hit.size == 0:
-            continue
-        k = hit[0]
-        if k == 0:
-            out[idx] = t[0]
-            continue
-        a, b = col[k - 1], col[k]
-        out[idx] = t[k - 1] + (threshold[i] - a) / (b - a) * (t[k] - t[k - 1])
-    return out
+    return first_crossing(t, np.moveaxis(np.asarray(traj), -2, -1), threshold, never=np.inf)
 
 
 def _fixed_points(objective: str, depth: int, feats) -> np.ndarray:

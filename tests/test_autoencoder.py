@@ -324,7 +324,7 @@ def test_lr_rule_fixed_per_factor_scale_matches_product_form():
 @given(k=st.integers(1, 10), tiny=st.floats(0.0, 1e-4))
 def test_rank_metrics(k, tiny):
     spec = np.concatenate([np.ones(k), np.full(10 - k + 1, tiny)])
-    assert ae.effective_rank(spec) == k
+    assert ae.threshold_rank(spec) == k
     # uniform over k values: exp(entropy) = k; the tiny tail perturbs it by O(tiny * log) only
     assert ae.entropy_rank(np.ones(k)) == pytest.approx(k, rel=1e-12)
     assert ae.entropy_rank(spec) == pytest.approx(k, rel=1e-2)
@@ -353,7 +353,7 @@ def test_mode_ode_symbols_and_form():
         (lambda: ae.depth_lr(1, base_lr=0.1, p0=0.01, rule="magic"), "rule"),
         (lambda: ae.depth_lr(1, base_lr=0.1), "p0"),
         (lambda: ae.matrix_gradients([np.eye(3), np.eye(2)], np.eye(3)), "factors"),
-        (lambda: ae.effective_rank([1.0, 0.5], threshold=2.0), "threshold"),
+        (lambda: ae.threshold_rank([1.0, 0.5], threshold=2.0), "threshold"),
         (lambda: ae.orthogonal_init_spectrum(0, 1, 0.5), "width"),
         (lambda: ae.default_init_gain(1, 4, 8), "m"),
     ],

@@ -194,3 +194,26 @@ def test_solve_batch_chunked_equals_unchunked():
     assert np.allclose(whole, chunked, rtol=1e-8, atol=1e-12)
     with pytest.raises(ValueError, match="sort_key"):
         solve_batch(rhs, y0, jnp.asarray(a), ts, chunk_size=4, sort_key=np.ones(3))
+
+
+def test_first_crossing_against_dense_interpolation():
+    # brute force: interpolate each trajectory on a fine grid and take the first grid point above the level
+    from sims._measure import first_crossing
+
+    rng = np.random.default_rng(5)
+    t = np.linspace(0.0, 3.0, 31)
+    y = np.cumsum(rng.uniform(0.0, 1.0, (4, 31)), axis=1)  # increasing trajectories
+    level = np.array([2.0, 5.0, 9.0, 100.0])
+    got = first_crossing(t, y, level)
+    fine = np.linspace(0.0, 3.0, 300_001)
+    for i in range(4):
+        yi = np.interp(fine, t, y[i])
+        above = np.nonzero(yi >= level[i])[0]
+        if above.size == 0:
+            assert np.isnan(got[i])
+        else:
+            assert got[i] == pytest.approx(fine[above[0]], abs=1e-5)  # fine-grid spacing 1e-5
+    assert first_crossing(t, y[0], -1.0) == t[0]
+    assert np.isinf(first_crossing(t, y[0], 1e9, never=np.inf))
+    with pytest.raises(ValueError, match="last axis"):
+        first_crossing(t, y[:, :5], 1.0)

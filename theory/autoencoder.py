@@ -48,6 +48,7 @@ import scipy.integrate
 import sympy as sp
 
 from . import deeplinear
+from . import lidar as _lidar
 
 __all__ = [
     "P", "s", "t",
@@ -56,7 +57,7 @@ __all__ = [
     "matrix_loss", "matrix_gradients", "balancedness",
     "kaiming_uniform_variance", "fuss_catalan", "default_init_moment", "default_init_scale",
     "default_init_spread", "default_init_edge", "default_init_gain", "orthogonal_init_spectrum",
-    "depth_lr", "LR_RULES", "effective_rank", "entropy_rank",
+    "depth_lr", "LR_RULES", "threshold_rank", "entropy_rank",
 ]
 
 #: End-to-end gain of one mode (positive under aligned initialisation).
@@ -539,7 +540,7 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
 
 
 # --------------------------------------------------------------------------- rank metrics
-def effective_rank(spectrum, threshold: float = 0.01) -> int:
+def threshold_rank(spectrum, threshold: float = 0.01) -> int:
     """Number of values of a nonnegative spectrum (e.g. eigenvalues of the latent covariance) above
     ``threshold`` times the largest; 0 for an all-zero spectrum. Round-off negatives (down to 1e-5 of
     the largest) are accepted.
@@ -559,12 +560,6 @@ def effective_rank(spectrum, threshold: float = 0.01) -> int:
 
 def entropy_rank(spectrum) -> float:
     r"""Roy–Vetterli effective rank :math:`\exp(-\sum_i p_i\ln p_i)`, :math:`p_i = \sigma_i/\sum_j\sigma_j`
-    (as in RankMe); in [1, n] for a nonzero spectrum."""
-    sv = np.clip(np.asarray(sv_ := spectrum, dtype=float), 0.0, None)
-    if sv.ndim != 1 or sv.size == 0:
-        raise ValueError(f"spectrum must be a non-empty 1-D array, got {sv_!r}")
-    tot = sv.sum()
-    if tot <= 0:
-        raise ValueError("spectrum must have a positive sum")
-    q = sv[sv > 0] / tot
-    return float(np.exp(-np.sum(q * np.log(q))))
+    (as in RankMe), in [1, n] for a nonzero spectrum: :func:`theory.lidar.effective_rank` after clipping
+    round-off negatives of float32 eigenvalues to 0."""
+    return _lidar.effective_rank(np.clip(np.asarray(spectrum, dtype=float), 0.0, None))
