@@ -57,6 +57,7 @@ __all__ = [
     "matrix_loss", "matrix_gradients", "balancedness",
     "kaiming_uniform_variance", "fuss_catalan", "default_init_moment", "default_init_scale",
     "default_init_spread", "default_init_edge", "default_init_gain", "orthogonal_init_spectrum",
+    "misaligned_gain", "orthogonal_effective_gain",
     "depth_lr", "LR_RULES", "threshold_rank", "entropy_rank",
 ]
 
@@ -476,6 +477,66 @@ def orthogonal_init_spectrum(width: int, depth: int, alpha: float) -> np.ndarray
         raise ValueError(f"width must be an int >= 1, got {width!r}")
     alpha = _check_positive("alpha", alpha)
     return np.full(int(width), alpha ** int(depth))
+
+
+def misaligned_gain(factors: Sequence[np.ndarray], directions: np.ndarray) -> np.ndarray:
+    r"""Effective initial gain of each data mode for a balanced but *misaligned* small initialisation.
+
+    Derived for N = 2 (``factors = [E, D]``) in the small-gain regime, where :math:`I - A \approx I`
+    and the flow is linear: with :math:`e_i = E u_i` and :math:`d_i = D^\top u_i` (latent vectors),
+    :math:`\dot e_i = s_i d_i`, :math:`\dot d_i = s_i e_i` (exactly decoupled across modes, since
+    :math:`\Sigma` is diagonal in the :math:`u_i`), so :math:`w_\pm = (e_i \pm d_i)/2` grow/decay as
+    :math:`e^{\pm s_i t}` and the mode gain :math:`u_i^\top A u_i = e_i\cdot d_i = |w_+|^2 - |w_-|^2`
+    becomes :math:`|w_+(0)|^2 e^{2 s_i t}`: the aligned solution started from
+
+    .. math::  P_{\rm eff} = \tfrac14\,|E u_i + D^\top u_i|^2
+               = \tfrac14\big(\|E u_i\|^2 + \|D^\top u_i\|^2 + 2\,u_i^\top A(0) u_i\big).
+
+    In terms of the per-factor scale :math:`c` (:math:`p_0 = c^N`) and the normalised projections
+    :math:`\alpha_i = \|Eu_i\|^2/c^2`, :math:`\beta_i = \|D^\top u_i\|^2/c^2`,
+    :math:`\gamma_i = u_i^\top A(0)u_i/p_0`, this is :math:`P_{\rm eff} = p_0(\alpha_i+\beta_i+2\gamma_i)/4`
+    (aligned: :math:`\alpha=\beta=\gamma=1`, :math:`P_{\rm eff}=p_0`). For N >= 3 the same expression
+    of the normalised projections is used: a heuristic (the early flow is then not linear), checked
+    numerically in ``tests/test_autoencoder.py`` (full matrix flow, one mode) and in the
+    ``autoencoder`` experiment. It ignores the coupling of modes through shared latent directions,
+    which scatters the learning times of later modes around it.
+
+    Args:
+        factors: ``[E, W_1, ..., W_L, D]`` (applied first to last), balanced with a flat spectrum
+            (every factor a scaled (semi-)orthogonal matrix).
+        directions: ``(d, k)`` orthonormal data directions :math:`u_i` (columns).
+
+    Returns:
+        ``(k,)`` effective gains (float; may be ~0 for a mode whose image and back-image cancel).
+
+    Raises:
+        ValueError: on shapes.
+    """
+    fs = _chain(factors)
+    U = np.asarray(directions, dtype=float)
+    d = fs[0].shape[1]
+    if U.ndim != 2 or U.shape[0] != d:
+        raise ValueError(f"directions must be (d, k) = ({d}, k), got shape {U.shape}")
+    n = len(fs)
+    A = _product(fs)
+    c2 = float(np.mean(np.sum(fs[0] ** 2, axis=1)))  # rows of E have norm c
+    p0 = c2 ** (n / 2.0)
+    alpha = np.sum((fs[0] @ U) ** 2, axis=0) / c2
+    beta = np.sum((fs[-1].T @ U) ** 2, axis=0) / c2
+    gamma = np.einsum("ij,ik,kj->j", U, A, U) / p0
+    return p0 * (alpha + beta + 2.0 * gamma) / 4.0
+
+
+def orthogonal_effective_gain(p0: float, d: int, m: int) -> float:
+    r"""Expected :func:`misaligned_gain` of a random scaled-orthogonal initialisation at end-to-end gain
+    ``p0`` (every factor :math:`p_0^{1/N}` times an independent Haar (semi-)orthogonal matrix, latent
+    width ``m`` in dimension ``d``): :math:`\mathbb E\|E_o u\|^2 = \mathbb E\|D_o^\top u\|^2 = m/d` and
+    :math:`\mathbb E\,u^\top Q u = 0`, so :math:`\mathbb E P_{\rm eff} = p_0\,m/(2d)` at every depth.
+    This is the gain to give :func:`depth_lr` for a misaligned orthogonal initialisation."""
+    p0 = _check_positive("p0", p0)
+    if not (isinstance(d, (int, np.integer)) and isinstance(m, (int, np.integer))) or m < 1 or d < m:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
+    return p0 * m / (2.0 * d)
 
 
 # --------------------------------------------------------------------------- learning-rate rules
