@@ -11,16 +11,26 @@ sample covariance. Five conditions per depth:
 * ``aligned``: balanced aligned initialisation at end-to-end gain ``p0`` (the exact setting of the per-mode
   ODE), constant step ``lr``;
 * ``orthogonal`` / ``orthogonal+rule``: every factor a scaled random orthogonal matrix (gain ``p0``),
-  constant step, or the depth rule :func:`theory.autoencoder.depth_lr` (``exact``);
+  constant step, or the depth rule :func:`theory.autoencoder.depth_lr` (``exact``) evaluated at the
+  init's expected effective gain :func:`theory.autoencoder.orthogonal_effective_gain` = p0 m/(2d): a
+  misaligned init first aligns, and starts the greedy phase from
+  :func:`theory.autoencoder.misaligned_gain` (exact for N = 2; for N >= 3 a heuristic that predicts
+  5-15% too late, increasingly with depth, so the misaligned collapse across depth stays at ~30-40%,
+  reported as failing);
 * ``default`` / ``default+rule``: PyTorch default (Kaiming-uniform) initialisation, constant step, or the
   rule with the default gain :func:`theory.autoencoder.default_init_gain`.
 
 The rule's reference depth is the deepest one (its step is ``lr``; shallower depths get smaller steps),
-so that every step size stays stable.
+so that every step size stays stable. The common horizon covers the slowest signal mode of the deepest
+misaligned-orthogonal run; runs that have not learned every signal mode by then (default
+initialisation, whose spectral spread starts some modes far below its RMS gain) are continued for up to
+``extend`` more horizons before the final latent rank is measured.
 
 **Nonlinear part.** An MLP encoder/decoder around ``L`` linear bottleneck layers (PyTorch default
 initialisation, Adam, as in IRMAE) on scikit-learn's digits; the effective rank of the latent code and
-the accuracy of logistic regression on its top principal components.
+the accuracy of logistic regression on its top principal coordinates at their own scale (not whitened:
+whitening resurrects directions 1e-6..1e-12 below the top that the AE does not use). The rank is still
+creeping up at the end of ``digits_steps`` (it is reported as measured, not as converged).
 """
 
 from __future__ import annotations
@@ -50,7 +60,8 @@ class AutoencoderConfig(Config):
     Linear part: ``d``-dimensional data, signal ``variances`` (rank r = their number), isotropic
     ``noise`` variance, ``n_samples`` samples per seed; latent width ``m``; bottleneck ``depths``;
     initial end-to-end gain ``p0``; step ``lr`` (the deepest depth's step under the rule); ``records``
-    snapshots per run; ``learned``: the gain that counts as learned.
+    snapshots per run; ``learned``: the gain that counts as learned; ``extend``: at most this many
+    further horizons for runs that have not learned every signal mode by the end of the first.
     Nonlinear part (digits): bottleneck ``digits_depths``, latent width, hidden width, Adam steps/lr/batch.
     """
 
@@ -64,6 +75,7 @@ class AutoencoderConfig(Config):
     lr: float = 0.05
     records: int = 500
     learned: float = 0.5
+    extend: int = 3
     digits_depths: tuple = (0, 2, 4, 8)
     digits_latent: int = 32
     digits_hidden: int = 128
@@ -107,7 +119,9 @@ def _lrs(cfg: Mapping) -> dict[str, float]:
         "aligned": cfg["lr"],
         "aligned+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=cfg["p0"], ref_depth=ref, p=cfg["learned"]),
         "orthogonal": cfg["lr"],
-        "orthogonal+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=cfg["p0"], ref_depth=ref, p=cfg["learned"]),
+        # a misaligned init starts from the effective gain p0 m/(2d) (alignment phase), not p0
+        "orthogonal+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=ae.orthogonal_effective_gain(cfg["p0"], d, m),
+                                       ref_depth=ref, p=cfg["learned"]),
         "default": cfg["lr"],
         "default+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=lambda k: ae.default_init_gain(k, d, m),
                                     ref_depth=ref, p=cfg["learned"]),
@@ -116,10 +130,13 @@ def _lrs(cfg: Mapping) -> dict[str, float]:
 
 def linear_steps(config: AutoencoderConfig) -> tuple[int, int]:
     """``(steps, record_every)``: enough steps for the slowest signal mode at the deepest depth to reach
-    gain 0.9 under a constant step, from the typical projection p0 sqrt(m)/d of a misaligned
-    initialisation on a data direction, with a 1.5x margin."""
+    gain 0.9 under a constant step, from the expected effective gain p0 m/(2d) of a misaligned
+    orthogonal initialisation (:func:`theory.autoencoder.orthogonal_effective_gain`), with a 1.5x
+    margin. Runs that have not learned every signal mode by then (default initialisation: its
+    spectral spread makes some modes start far below the RMS gain) are continued, see
+    :func:`_linear_unit`."""
     L = max(config.depths)
-    t = ae.time_to_learn(L, min(config.variances), config.p0 * math.sqrt(config.m) / config.d, 0.9)
+    t = ae.time_to_learn(L, min(config.variances), ae.orthogonal_effective_gain(config.p0, config.d, config.m), 0.9)
     steps = 1.5 * t / config.lr
     rec = max(1, int(math.ceil(steps / config.records)))
     return rec * config.records, rec
@@ -139,7 +156,7 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
     r = var.size
     k = r + 2  # signal modes and two noise modes
     lrs = _lrs(cfg)
-    params, covs, etas, bases, evals, init_M = [], [], [], [], [], []
+    params, covs, etas, bases, evals, init_M, peffs = [], [], [], [], [], [], []
     for seed in seeds:
         kd, ki = jax.random.split(jax.random.PRNGKey(seed))
         x, _ = _data.low_rank_gaussian(var, d, cfg["noise"], cfg["n_samples"], key=kd)
@@ -148,19 +165,23 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
         w, U = w[::-1], U[:, ::-1]
         bases.append(U)
         evals.append(w)
-        sv_M = {}
+        sv_M, peff = {}, {}
         for c, kc in zip(CONDITIONS, jax.random.split(ki, len(CONDITIONS))):
             kind = c.split("+")[0]
             p = _networks.linear_ae_init(kc, d, m, L, kind=kind, gain=cfg["p0"], basis=jnp.asarray(U, jnp.float32))
             params.append(p)
             covs.append(cov.astype(np.float32))
             etas.append(lrs[c])
+            if kind == "orthogonal":
+                fs = [np.asarray(f, np.float64) for f in _networks.linear_ae_factors(p)]
+                peff[c] = ae.misaligned_gain(fs, U[:, :r])
             if c in ("orthogonal", "default"):
                 Mp = np.eye(m)
                 for W in p["W"]:
                     Mp = np.asarray(W, np.float64) @ Mp
                 sv_M[kind] = np.linalg.svd(Mp, compute_uv=False)
         init_M.append(sv_M)
+        peffs.append(peff)
     # U (the first k eigenvectors) and the covariance ride along as frozen leaves: the loss sees them
     # through stop_gradient, so sgd leaves them unchanged and record_fn can project onto them.
     for i, p in enumerate(params):
@@ -191,6 +212,26 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
                      record_fn=record, batched=True, key=jax.random.split(jax.random.PRNGKey(0), len(params)))
     recs = {f: np.asarray(v, np.float64) for f, v in res.records.items()}
     losses = np.asarray(res.losses) / np.asarray(etas)[:, None]
+    # Continue runs whose weakest signal mode is not yet learned: excess loss over the plateau with all r
+    # signal modes learned (noise unlearned), 1/2 sum_{i>r} lambda_i, above s_r/8 (the excess of one
+    # signal mode at gain 1/2). The final state after at most cfg["extend"] more horizons is recorded
+    # separately ("final", "extra_steps"); the trajectories keep the common grid.
+    plateau = np.array([0.5 * evals[i // len(CONDITIONS)][r:].sum() for i in range(len(params))])
+    excess_tol = np.array([evals[i // len(CONDITIONS)][r - 1] / 8 for i in range(len(params))])
+    final_params, final = res.params, {f: v[:, -1] for f, v in recs.items()}
+    extra = np.zeros(len(params), int)
+    for _ in range(int(cfg.get("extend", 0))):
+        todo = losses[:, -1] if not extra.any() else last_loss
+        pending = todo - plateau > excess_tol
+        if not pending.any():
+            break
+        more = _train.fit(loss_fn, final_params, optax.sgd(1.0), steps=steps, data=batch, record_every=steps,
+                          record_fn=record, batched=True, key=jax.random.split(jax.random.PRNGKey(1), len(params)))
+        final_params = more.params
+        last_loss = np.asarray(more.losses)[:, -1] / np.asarray(etas)
+        extra += steps * pending  # steps needed (a run already done stays done: it sits at the plateau)
+        for f, v in more.records.items():
+            final[f] = np.where(pending.reshape((-1,) + (1,) * (np.ndim(v) - 2)), np.asarray(v, np.float64)[:, -1], final[f])
     rhs = ae.mode_rhs(L)
     out = []
     for i, seed in enumerate(seeds):
@@ -200,7 +241,9 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
             idx = i * len(CONDITIONS) + j
             per[c] = {"gains": recs["gains"][idx], "sv": recs["sv"][idx],
                       "latent_eigs": np.clip(recs["latent_eigs"][idx], 0.0, None), "loss": losses[idx],
-                      "lr": float(etas[idx])}
+                      "lr": float(etas[idx]), "final_sv": final["sv"][idx],
+                      "final_latent_eigs": np.clip(final["latent_eigs"][idx], 0.0, None),
+                      "extra_steps": int(extra[idx]), "peff": peffs[i].get(c, np.full(r, np.nan))}
         t = res.steps * lrs["aligned"]
         ode = _ode.solve(lambda _t, y: rhs(y, w[:k]), np.full(k, cfg["p0"]), t)
         out.append({"cond": per, "evals": w[:k], "ode": ode, "init_sv_M": init_M[i]})
@@ -278,18 +321,27 @@ def _digits_unit(cfg: Mapping, seeds) -> list[dict]:
         cov = (ztr - mu).T @ (ztr - mu) / len(ztr)
         w, V = np.linalg.eigh(cov)
         w, V = np.clip(w[::-1], 0.0, None), V[:, ::-1]
-        acc = []
-        for k in [k for k in _KGRID if k <= m]:
-            ptr, pte = (ztr - mu) @ V[:, :k], (zte - mu) @ V[:, :k]
-            sd = ptr.std(0) + 1e-12
-            clf = LogisticRegression(max_iter=300).fit(ptr / sd, ytr)
-            acc.append(clf.score(pte / sd, yte))
+        # The top-k principal coordinates keep their relative scales (one common scale, the RMS of the top
+        # one): whitening each PC would amplify directions 1e-6..1e-12 below the top, which the AE does not
+        # use, and make the accuracy blind to the latent spectrum that the claim is about.
+        scale = math.sqrt(w[0]) + 1e-12
+        rank = ae.threshold_rank(w, 0.01)
+
+        def probe(k):
+            ptr, pte = (ztr - mu) @ V[:, :k] / scale, (zte - mu) @ V[:, :k] / scale
+            return LogisticRegression(max_iter=1000).fit(ptr, ytr).score(pte, yte)
+
+        acc = [probe(k) for k in _KGRID if k <= m]
         out.append({"latent_eigs": w, "eig_traj": np.asarray(res.records[i]), "loss": np.asarray(res.losses[i]),
-                    "acc": np.asarray(acc), "steps": res.steps})
+                    "acc": np.asarray(acc), "acc_at_rank": probe(rank), "rank": rank, "steps": res.steps})
     return out
 
 
 # =============================================================================== experiment
+def _stack(xs):
+    return np.stack([np.asarray(x) for x in xs])
+
+
 def _cross(steps: np.ndarray, y: np.ndarray, level: float) -> float:
     """First step at which ``y`` reaches ``level`` (interpolated); NaN if never."""
     return float(first_crossing(steps, y, level))
@@ -308,7 +360,7 @@ class AutoencoderExperiment(Experiment):
         ref = max(config.depths)
         base = dict(d=config.d, m=config.m, variances=list(config.variances), noise=config.noise,
                     n_samples=config.n_samples, p0=config.p0, lr=config.lr, learned=config.learned,
-                    ref_depth=ref, steps=steps, record_every=rec_every)
+                    ref_depth=ref, steps=steps, record_every=rec_every, extend=config.extend)
         ctx.log(f"linear AE: {steps} steps, record every {rec_every}, depths {config.depths}")
         lin = ctx.sweep(_linear_unit, {f"L{L}": dict(base, depth=L) for L in config.depths}, desc="linear AE")
         results: dict[str, Any] = {"steps": np.arange(0, steps + 1, rec_every), "linear": {}, "digits": {}}
@@ -317,7 +369,8 @@ class AutoencoderExperiment(Experiment):
             entry = {"evals": _stack([r["evals"] for r in per_seed]), "ode": _stack([r["ode"] for r in per_seed]),
                      "init_sv_M": {k: _stack([r["init_sv_M"][k] for r in per_seed]) for k in ("orthogonal", "default")}}
             for c in CONDITIONS:
-                entry[c] = {f: _stack([r["cond"][c][f] for r in per_seed]) for f in ("gains", "sv", "latent_eigs", "loss")}
+                entry[c] = {f: _stack([r["cond"][c][f] for r in per_seed])
+                            for f in ("gains", "sv", "latent_eigs", "loss", "final_sv", "final_latent_eigs", "extra_steps", "peff")}
                 entry[c]["lr"] = float(per_seed[0]["cond"][c]["lr"])
             results["linear"][f"L{L}"] = entry
         if config.digits_depths:
@@ -327,7 +380,8 @@ class AutoencoderExperiment(Experiment):
                             seeds=list(ctx.seeds)[: config.digits_seeds], desc="digits AE")
             for L in config.digits_depths:
                 rs = dig[f"L{L}"]
-                results["digits"][f"L{L}"] = {f: _stack([r[f] for r in rs]) for f in ("latent_eigs", "eig_traj", "loss", "acc")}
+                results["digits"][f"L{L}"] = {f: _stack([r[f] for r in rs])
+                                              for f in ("latent_eigs", "eig_traj", "loss", "acc", "acc_at_rank", "rank")}
                 results["digits"]["steps"] = np.asarray(rs[0]["steps"])
             results["digits"]["kgrid"] = np.asarray([k for k in _KGRID if k <= config.digits_latent])
         return results
@@ -351,17 +405,22 @@ class AutoencoderExperiment(Experiment):
         final_rank, final_learned = {}, {}
         for L in config.depths:
             for c in CONDITIONS:
-                le = np.asarray(lin[f"L{L}"][c]["latent_eigs"])[:, -1]
-                sv = np.asarray(lin[f"L{L}"][c]["sv"])[:, -1]
+                le = np.asarray(lin[f"L{L}"][c]["final_latent_eigs"])
+                sv = np.asarray(lin[f"L{L}"][c]["final_sv"])
                 final_rank[f"L{L}/{c}"] = [ae.threshold_rank(e, 0.01) for e in le]
                 final_learned[f"L{L}/{c}"] = [int(np.sum(v > config.learned)) for v in sv]
         ok_rank = all(v == r for vs in final_rank.values() for v in vs)
         out.append(Claim(
             "autoencoder.latent_rank",
             "The effective rank (1% of the top eigenvalue) of Cov(MEx) converges to the data rank r, for every "
-            "depth, initialisation and step rule.",
+            "depth, initialisation and step rule (measured once every signal mode is learned: runs that had not by "
+            f"the end of the common horizon are continued for up to {config.extend} more horizons; extra steps in details).",
             r, {k: float(np.mean(v)) for k, v in final_rank.items()}, "exact (every seed)", ok_rank,
-            {"per_seed": final_rank, "singular_values_above_learned": final_learned}))
+            {"per_seed": final_rank, "singular_values_above_learned": final_learned,
+             "horizon": int(np.asarray(results["steps"])[-1]),
+             "extra_steps": {f"L{L}/{c}": [int(x) for x in np.asarray(lin[f"L{L}"][c]["extra_steps"])]
+                             for L in config.depths for c in CONDITIONS
+                             if np.any(np.asarray(lin[f"L{L}"][c]["extra_steps"]) > 0)}}))
         ok_al = all(v == r for c in ("aligned", "orthogonal", "orthogonal+rule")
                     for L in config.depths for v in final_learned[f"L{L}/{c}"])
         out.append(Claim(
@@ -385,12 +444,34 @@ class AutoencoderExperiment(Experiment):
             "t_i = time_to_learn(L, s_i, p0, 1/2)/lr (aligned balanced initialisation, sample eigenvalues).",
             "ordered; relative error < 5%", {"ordered": ordered, "max_rel_error": rel_err}, 0.05,
             ordered and worst < 0.05))
-        ord_orth = all(bool(np.all(np.diff(self._learn_steps(config, results, L, "orthogonal"), axis=1) > 0))
-                       for L in config.depths)
+        # misaligned orthogonal init: predicted times from the effective gain of each seed's actual init
+        # (theory.autoencoder.misaligned_gain); the order of the seed-mean times is the claim, the per-seed order
+        # (adjacent modes are 1/0.75 apart in variance, less than the seed scatter at depth) in details.
+        mean_ordered, seeds_ordered, pred_err, pred_order_ok = True, {}, {}, {}
+        for L in config.depths:
+            e = lin[f"L{L}"]
+            meas = self._learn_steps(config, results, L, "orthogonal")  # (S, r)
+            ev = np.asarray(e["evals"])[:, :r]
+            pe = np.asarray(e["orthogonal"]["peff"])
+            lr_o = float(e["orthogonal"]["lr"])
+            pred = np.array([[ae.time_to_learn(L, ev[s_][i], max(pe[s_][i], 1e-12), config.learned) for i in range(r)]
+                             for s_ in range(ev.shape[0])]) / lr_o
+            mm = np.nanmean(meas, axis=0)
+            mean_ordered &= bool(np.all(np.diff(mm) > 0))
+            seeds_ordered[f"L{L}"] = int(np.sum(np.all(np.diff(meas, axis=1) > 0, axis=1)))
+            pred_order_ok[f"L{L}"] = int(np.sum([np.array_equal(np.argsort(p_), np.argsort(m_)) for p_, m_ in zip(pred, meas)]))
+            pred_err[f"L{L}"] = {"mean": float(np.nanmean(meas / pred - 1)), "std": float(np.nanstd(meas / pred - 1))}
         out.append(Claim(
             "autoencoder.greedy_order_orthogonal",
-            "With random (misaligned) scaled orthogonal initialisation the mode gains u_i^T A u_i still cross 1/2 in "
-            "decreasing order of variance (every seed and depth; random initial projections can reorder modes).", "ordered", ord_orth, "order", ord_orth))
+            "With random (misaligned) scaled orthogonal initialisation, the seed-mean steps at which the mode gains "
+            "u_i^T A u_i cross 1/2 are in decreasing order of variance at every depth. Per seed, the start is the "
+            "effective gain P_eff = p0 (alpha+beta+2 gamma)/4 of the actual init (exact for N = 2; for N >= 3 it "
+            "predicts 5-15% too late in one-mode flows), and mode coupling through shared latent directions scatters "
+            "later modes, so single seeds can swap adjacent modes (counts in details).",
+            "seed-mean order = variance order", {"seed_mean_ordered": mean_ordered, "seeds_fully_ordered": seeds_ordered,
+                                                  "seeds": int(np.asarray(lin[f"L{config.depths[0]}"]["evals"]).shape[0])},
+            "order", mean_ordered,
+            {"time_vs_peff_prediction_rel_error": pred_err, "seeds_where_peff_predicts_the_order": pred_order_ok}))
         # 3. collapse across depth
         if len(config.depths) > 1:
             spread = {}
@@ -405,12 +486,22 @@ class AutoencoderExperiment(Experiment):
                 "tau_ref, the learning steps of every mode agree across depths (max over modes of max/min - 1).",
                 0.0, spread["aligned+rule"], 0.10, spread["aligned+rule"] < 0.10,
                 {"spread_all_conditions": spread}))
+            top = {}
+            for c in ("orthogonal", "orthogonal+rule"):
+                t0 = np.array([np.nanmean(self._learn_steps(config, results, L, c, mode=0)) for L in config.depths])
+                top[c] = float(t0.max() / t0.min() - 1)
+            scatter = {f"L{L}": float(np.nanmean(np.nanstd(self._learn_steps(config, results, L, "orthogonal+rule"), axis=0)
+                                                 / np.nanmean(self._learn_steps(config, results, L, "orthogonal+rule"), axis=0)))
+                       for L in config.depths}
             out.append(Claim(
                 "autoencoder.collapse_random_orthogonal",
-                "With random (misaligned) scaled orthogonal initialisation and the same rule (nominal gain p0), the "
-                "learning steps agree across depths within 10%. The rule ignores the alignment phase, whose length "
-                "also depends on depth.", 0.0, spread["orthogonal+rule"], 0.10, spread["orthogonal+rule"] < 0.10,
-                {"without_rule": spread["orthogonal"]}))
+                "With random (misaligned) scaled orthogonal initialisation and the rule evaluated at the init's expected "
+                "effective gain p0 m/(2d) (its alignment phase), the seed-mean learning steps of every mode agree across "
+                "depths within 10% (max over modes of max/min - 1). Seed scatter of single-mode times (mode coupling) "
+                "and the 5-15% depth-dependent bias of P_eff at N >= 3 limit it; top mode and scatter in details.",
+                0.0, spread["orthogonal+rule"], 0.10, spread["orthogonal+rule"] < 0.10,
+                {"without_rule": spread["orthogonal"], "top_mode_spread": top,
+                 "seed_cv_of_learn_steps_with_rule": scatter}))
             out.append(Claim(
                 "autoencoder.no_collapse_without",
                 "Without the rule (constant step) the learning steps differ across depths, for aligned and random "
@@ -464,13 +555,9 @@ class AutoencoderExperiment(Experiment):
             ranks, acc_at, best = {}, {}, {}
             for L in config.digits_depths:
                 e = np.asarray(dig[f"L{L}"]["latent_eigs"])
-                rk = [ae.threshold_rank(x, 0.01) for x in e]
-                ranks[f"L{L}"] = float(np.mean(rk))
-                acc = np.asarray(dig[f"L{L}"]["acc"]).mean(0)
-                j = int(np.searchsorted(kgrid, np.mean(rk)))
-                j = min(j, len(kgrid) - 1)
-                acc_at[f"L{L}"] = float(acc[j])
-                best[f"L{L}"] = float(acc.max())
+                ranks[f"L{L}"] = float(np.mean([ae.threshold_rank(x, 0.01) for x in e]))
+                acc_at[f"L{L}"] = float(np.mean(dig[f"L{L}"]["acc_at_rank"]))  # each seed at its own rank
+                best[f"L{L}"] = float(np.asarray(dig[f"L{L}"]["acc"]).mean(0).max())
             rv = list(ranks.values())
             dec = all(np.diff(rv) <= 0) and rv[-1] < rv[0]
             out.append(Claim(
@@ -480,8 +567,11 @@ class AutoencoderExperiment(Experiment):
             gap = max(best[k] - acc_at[k] for k in best)
             out.append(Claim(
                 "autoencoder.digits_rank_downstream",
-                "Logistic regression on the top-k latent principal components: accuracy at k = the learned rank is "
-                "within 2 points of the best k.", "gap <= 0.02", {"at_rank": acc_at, "best": best}, 0.02, gap <= 0.02))
+                "Logistic regression on the top-k latent principal coordinates (common scale, not whitened): accuracy "
+                "at k = each seed's learned rank (1%) is within 2 points of the best k, at every depth (the learned rank is "
+                "optimal within each model). Across depths it is not: the best accuracy falls with depth (details).",
+                "gap <= 0.02", {"at_rank": acc_at, "best": best}, 0.02, gap <= 0.02,
+                {"best_over_depths": max(best.values()), "kgrid": [int(k) for k in kgrid]}))
         return out
 
     # ------------------------------------------------------------------ plots
