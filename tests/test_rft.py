@@ -411,3 +411,44 @@ def test_bench_baseline_loop_matches_enumeration():
     pol = rft.random_tabular_policy(3, 3, key=4)
     r = _rewards(5, 27)
     np.testing.assert_allclose(gradient_loop(pol, r), rft.expected_gradient(pol, r), atol=1e-13)
+
+
+@pytest.mark.parametrize("relabel", ["class", "random"])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_digits_relabelling_protocol(relabel, seed):
+    """The controlled experiment's labels, checked input by input against the protocol's definition.
+
+    Pretraining targets are uniform over 5 labels containing the true class; a relabelled input's new label
+    lies outside those 5; the relabelled set is about 10% of the inputs (whole classes for ``"class"``, so
+    every input of a relabelled class is relabelled); the partial-SFT subset has round(1% n) inputs with
+    every class represented. All exact counts, no tolerance except the class sizes of digits (balanced to
+    within a few inputs, hence the 2% slack on the relabelled fraction).
+    """
+    from sims._data import digits
+    from sims.rft import _digit_labels
+
+    _, y, _, _ = digits(seed=0)
+    soft, y_ft, mod, part = _digit_labels(y, 10, 5, 0.1, 0.01, seed, relabel)
+    mod, part = mod > 0.5, part > 0.5
+    np.testing.assert_allclose(soft.sum(1), 1.0, rtol=1e-6)
+    assert np.all((soft > 0).sum(1) == 5) and np.all(soft[np.arange(y.size), y] > 0)
+    assert np.all(soft[mod, y_ft[mod]] == 0)  # new labels outside the pretraining set
+    assert np.all(y_ft[~mod] == y[~mod])
+    assert abs(mod.mean() - 0.1) < 0.02
+    if relabel == "class":
+        for c in np.unique(y):
+            assert mod[y == c].all() or not mod[y == c].any()
+            assert np.unique(y_ft[y == c]).size == 1
+    assert part.sum() == round(0.01 * y.size)
+    assert set(np.unique(y[part])) == set(np.unique(y))
+
+
+def test_rft_config_rejects_bad_protocol():
+    from sims.rft import RftConfig
+
+    with pytest.raises(ValueError, match="relabel"):
+        RftConfig.preset("quick", relabel="classes")
+    with pytest.raises(ValueError, match="ft_optimizer"):
+        RftConfig.preset("quick", ft_optimizer="rmsprop")
+    with pytest.raises(ValueError, match="frac_partial"):
+        RftConfig.preset("quick", frac_partial=0.0)
