@@ -1,9 +1,14 @@
 r"""Experiment ``bottleneck``: infinite-width networks with a finite bottleneck (Littwin et al. 2021) and NTK limits.
 
 **(a) kernel convergence.** ReLU MLPs (NTK parametrisation) of growing width on a few digits images:
-the empirical NTK (Jacobian contraction, :func:`theory.kernels.empirical_ntk`) and the empirical NNGP
+the empirical NTK (the Jacobian contraction of :func:`theory.kernels.empirical_ntk`, computed layer by layer) and the empirical NNGP
 (covariance of the last hidden features) approach :func:`theory.kernels.ntk` / :func:`theory.kernels.nngp`;
-the relative Frobenius error, averaged over seeds, is fitted against width on log-log axes (slope -1/2).
+the relative Frobenius error of one network, RMS over ``a_draws`` independent networks per width, is fitted
+against width on log-log axes (slope -1/2). One draw's error is dominated by one random mode (the overall
+scale of the kernel on a few correlated digits), so it is a near chi-square variable with one degree of
+freedom: with 6 draws the fitted slope scattered from -0.35 to -0.77 between batches (the earlier -0.79 was
+such a batch); 48 draws over a 32x width range give a slope standard error of about 0.035. The kernels are
+computed by the layer structure (:func:`mlp_empirical_kernels`, tested equal to the Jacobian contraction).
 
 **(b) the kernel through a finite bottleneck stays random.** For the head :math:`f` (one hidden ReLU layer
 of width :math:`n` on :math:`\mathbb R^d`) at two bottleneck points with :math:`\cos(h, h') = 0.5` and
@@ -28,8 +33,23 @@ time :math:`t = \mathrm{lr}\cdot\mathrm{step}`), through :func:`sims._train.fit`
   :math:`F_0` a draw of the matching NNGP.
 
 Two regimes: targets small against the output scale at initialisation, and targets large. Reported: the
-distance of finite-width mean loss curves to the limit against width, the speed-up (time for the NTK model
+distance of finite-width loss curves to the limit against width, the speed-up (time for the NTK model
 to reach a loss level over the time for the bottleneck model), and test losses.
+
+The limit is random at finite ``d`` (through :math:`h_0` and :math:`f_0`), and seed-to-seed spread of the
+log loss (~0.25) is larger than the finite-width bias beyond width ~1000: with independent draws for the
+finite networks and the limit, the distances at 1024 and 4096 were at the noise floor and their order was
+a coin flip (the earlier failing scale-6 claim, [0.107, 0.085, 0.228] against a noise level ~0.13). Seed
+``s`` of every width is therefore coupled to the limit's draw ``s`` through :math:`h_0`
+(:func:`couple_bottleneck_layer`: exact law, common random numbers), the distance is paired by seed, and
+the claim compares it with its bootstrap error and reports the noise floor. Result at default scale (5 seeds):
+every distance (0.03-0.12) lies at or below its noise floor (0.08-0.15), at both target scales: the
+finite-width bias at widths >= 256 is not resolved, so "decreasing in width" is not shown (the claims stay
+failing, with the numbers). The heads' :math:`f_0` are independent draws (a width-n head cannot be coupled
+pathwise to a wider one) and keep a per-seed spread of ~0.2-0.4 in log loss; resolving the bias needs many
+more seeds or narrower widths.
+The step is not the cause: at scale 6 the training curves of the width-4096 network and of the limit
+(one seed) with ``lr = 0.1`` and ``lr = 0.025`` agree within 5% at t = 3 and within 1% from t = 6 on.
 """
 
 from __future__ import annotations
@@ -65,10 +85,10 @@ __all__ = [
 @dataclasses.dataclass(frozen=True)
 class BottleneckConfig(Config):
     # (a) kernel convergence
-    a_widths: tuple = (256, 512, 1024, 2048)
+    a_widths: tuple = (64, 128, 256, 512, 1024, 2048)
     a_depth: int = 2
     a_points: int = 6
-    a_draws: int = 6
+    a_draws: int = 48
     # (b) randomness of the bottleneck kernel
     b_widths: tuple = (1024, 4096, 16384)
     b_ds: tuple = (4, 16, 64, 256)
@@ -95,44 +115,102 @@ class BottleneckConfig(Config):
     lin_draws: int = 3
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": dict(a_widths=(128, 256, 512), a_points=4, a_draws=4, b_widths=(256, 1024, 4096), b_ds=(4, 16, 64),
+        "quick": dict(a_widths=(64, 128, 256, 512), a_points=4, a_draws=16, b_widths=(256, 1024, 4096), b_ds=(4, 16, 64),
                       b_draws=40, c_widths=(128, 512), limit_width=4096, n_train=64, n_test=128, steps=300),
         "default": {},
-        "paper": dict(a_widths=(256, 512, 1024, 2048, 4096), a_points=8, a_draws=8, b_draws=100,
+        "paper": dict(a_widths=(64, 128, 256, 512, 1024, 2048, 4096), a_points=8, a_draws=128, b_draws=100,
                       c_widths=(256, 1024, 4096, 16384), limit_width=65536, n_train=256, n_test=448, steps=2000),
     }
 
 
 # ----------------------------------------------------------------------------- (a)
-def kernel_errors(cfg: Mapping, seeds) -> list[dict]:
-    """Relative Frobenius errors of the empirical NTK / NNGP of width-n ReLU MLPs, one result per seed.
+def mlp_empirical_kernels(params, x, *, activations, w_var: float, b_var: float):
+    r"""Empirical NNGP and NTK of one finite MLP (layout of :func:`sims._networks.ntk_mlp_apply`) by its
+    layer structure, without materialising the Jacobian.
 
-    ``cfg``: widths, depth, points, w_var, b_var, activation. Each seed draws one network per width.
+    With :math:`a^0 = x`, :math:`z^{l+1} = s_l\,a^lW^l + \sigma_b b^l`, :math:`s_l = \sqrt{\sigma_w^2/n_l}`,
+    :math:`a^{l} = \phi_l(z^{l})` and backward signals :math:`\delta^{L+1} = e_c` (output ``c``),
+    :math:`\delta^l = \phi_l'(z^l)\odot(s_l W^l\delta^{l+1})`, the gradient of output ``c`` with respect to
+    :math:`W^l` is :math:`s_l\,a^l\otimes\delta^{l+1}`, so
+
+    .. math:: \hat\Theta(x, x') = \frac1k\sum_c\sum_l \big(s_l^2\,a^l(x)\cdot a^l(x') + \sigma_b^2\big)
+              \,\delta^{l+1}_c(x)\cdot\delta^{l+1}_c(x'),
+
+    the output-averaged Jacobian contraction of :func:`theory.kernels.empirical_ntk` (tested equal to it).
+    The empirical NNGP is the readout's input kernel :math:`s_L^2\,a^L(x)\cdot a^L(x') + \sigma_b^2`.
+    Cost: one forward and one backward pass per input, so many draws of wide networks are cheap.
+
+    Args:
+        params: from :func:`sims._networks.ntk_mlp_init`; x: ``(m, d_in)``; activations: one name per hidden
+            layer; w_var, b_var: :math:`\sigma_w^2`, :math:`\sigma_b^2`.
+
+    Returns:
+        ``(nngp (m, m), ntk (m, m))`` JAX arrays.
+    """
+    if len(activations) != len(params) - 1:
+        raise ValueError(f"activations must have len(params) - 1 = {len(params) - 1} entries, got {len(activations)}")
+    acts, zs = [x], []
+    for i, layer in enumerate(params):
+        z = jnp.sqrt(w_var / layer["W"].shape[0]) * acts[-1] @ layer["W"] + jnp.sqrt(b_var) * layer["b"]
+        if i < len(params) - 1:
+            zs.append(z)
+            acts.append(_ACT[activations[i]](z))
+    k = params[-1]["W"].shape[1]
+    delta = jnp.broadcast_to(jnp.eye(k), (x.shape[0], k, k))  # (m, output c, unit j) for z^{L+1}
+    ntk = 0.0
+    for i in range(len(params) - 1, -1, -1):
+        s2 = w_var / params[i]["W"].shape[0]
+        dd = jnp.einsum("icj,kcj->ik", delta, delta) / k
+        ntk = ntk + (s2 * acts[i] @ acts[i].T + b_var) * dd
+        if i > 0:
+            dphi = jax.vmap(jax.vmap(jax.grad(_ACT[activations[i - 1]])))(zs[i - 1])
+            delta = dphi[:, None, :] * (jnp.sqrt(s2) * jnp.einsum("icj,nj->icn", delta, params[i]["W"]))
+    nngp = w_var / params[-1]["W"].shape[0] * acts[-1] @ acts[-1].T + b_var
+    return nngp, ntk
+
+
+@functools.partial(jax.jit, static_argnames=("sizes", "acts", "w_var", "b_var"))
+def _kernel_draws(keys, x, *, sizes, acts, w_var, b_var):
+    """Empirical (NNGP, NTK) of one fresh network per key, one draw at a time (``lax.map``: memory of one draw)."""
+    def one(key):
+        p = ntk_mlp_init(key, sizes)
+        return mlp_empirical_kernels(p, x, activations=acts, w_var=w_var, b_var=b_var)
+
+    return jax.lax.map(one, keys)
+
+
+def kernel_errors(cfg: Mapping, seeds) -> list[dict]:
+    r"""Errors of the empirical NTK / NNGP of width-n ReLU MLPs against the analytic kernels, one result per seed.
+
+    ``cfg``: widths, depth, points, draws, w_var, b_var, activation. Each seed is a batch of ``draws``
+    independent networks per width (float32; :func:`mlp_empirical_kernels`). Per draw the relative Frobenius
+    error :math:`\|\hat K_n - K\|_F/\|K\|_F`; per batch also :math:`\|\overline{\hat K_n} - K\|_F/\|K\|_F` of the
+    batch mean (the finite-width bias :math:`O(1/n)` plus fluctuations shrunk by :math:`1/\sqrt{draws}`).
+
+    Returns:
+        per seed ``{"ntk": (draws, W), "nngp": (draws, W), "ntk_mean": (W,), "nngp_mean": (W,)}``.
     """
     x = digits_task(cfg["points"], 1, 0, 1.0)[0]
-    acts = [cfg["activation"]] * cfg["depth"]
+    acts = tuple([cfg["activation"]] * cfg["depth"])
     k_an, t_an = K.mlp_kernels(x, x, activations=acts, w_var=cfg["w_var"], b_var=cfg["b_var"])
-    e_ntk = np.zeros((len(seeds), len(cfg["widths"])))
-    e_nngp = np.zeros_like(e_ntk)
-    for i, n in enumerate(cfg["widths"]):
-        apply = functools.partial(_mlp, acts=tuple(acts), w_var=cfg["w_var"], b_var=cfg["b_var"])  # one compile per width
-        for si, s in enumerate(seeds):
-            params = _init(jax.random.PRNGKey(1000 * s + i), tuple([x.shape[1]] + [n] * cfg["depth"] + [1]))
-            t_emp = K.empirical_ntk(apply, params, x)
-            z = ntk_mlp_apply(params[:-1], jnp.asarray(x, jnp.float32), activations=acts[:-1], w_var=cfg["w_var"],
-                              b_var=cfg["b_var"])
-            phi = np.asarray(_ACT[cfg["activation"]](z), dtype=np.float64)
-            k_emp = cfg["w_var"] * phi @ phi.T / n + cfg["b_var"]
-            e_ntk[si, i] = np.linalg.norm(t_emp - t_an) / np.linalg.norm(t_an)
-            e_nngp[si, i] = np.linalg.norm(k_emp - k_an) / np.linalg.norm(k_an)
-    return [{"ntk": e_ntk[si], "nngp": e_nngp[si]} for si in range(len(seeds))]
+    xj = jnp.asarray(x, jnp.float32)
+    out = []
+    for s in seeds:
+        res = {"ntk": np.zeros((cfg["draws"], len(cfg["widths"]))), "nngp": np.zeros((cfg["draws"], len(cfg["widths"]))),
+               "ntk_mean": np.zeros(len(cfg["widths"])), "nngp_mean": np.zeros(len(cfg["widths"]))}
+        for i, n in enumerate(cfg["widths"]):
+            keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(s), i), cfg["draws"])
+            kk, tt = _kernel_draws(keys, xj, sizes=tuple([x.shape[1]] + [n] * cfg["depth"] + [1]), acts=acts,
+                                   w_var=float(cfg["w_var"]), b_var=float(cfg["b_var"]))
+            for name, emp, an in (("ntk", tt, t_an), ("nngp", kk, k_an)):
+                emp = np.asarray(emp, np.float64)
+                res[name][:, i] = np.linalg.norm(emp - an, axis=(1, 2)) / np.linalg.norm(an)
+                res[f"{name}_mean"][i] = np.linalg.norm(emp.mean(0) - an) / np.linalg.norm(an)
+        out.append(res)
+    return out
 
 
 _init = jax.jit(ntk_mlp_init, static_argnums=1)
-
-
-def _mlp(p, x, *, acts, w_var, b_var):
-    return ntk_mlp_apply(p, x, activations=list(acts), w_var=w_var, b_var=b_var)
 
 
 _ACT = {"relu": jax.nn.relu, "erf": jax.scipy.special.erf, "identity": lambda z: z}
@@ -197,13 +275,49 @@ def _mse(pred, y):
     return 0.5 * jnp.mean((pred - y) ** 2)
 
 
+def _xi(seed: int, n_points: int, d: int) -> np.ndarray:
+    """The standard normals behind the initial bottleneck features of draw ``seed`` (shared by the finite
+    networks and the limit: :func:`couple_bottleneck_layer`, :func:`limit_model`)."""
+    return np.random.default_rng(10_000 + seed).standard_normal((n_points, d))
+
+
+def couple_bottleneck_layer(params: list[dict], x_all: np.ndarray, xi: np.ndarray, cfg: Mapping) -> list[dict]:
+    r"""Redraw the bottleneck layer of one finite network so that its initial features are
+    :math:`h_0 = \hat K_g^{1/2}\xi` (symmetric square root of the network's own empirical :math:`K_g` on
+    ``x_all``), while the layer stays exactly :math:`\mathcal N(0, I)` given the layers below.
+
+    With :math:`\tilde\Phi = [\sqrt{\sigma_w^2/n}\,\phi(z^{L_g}),\ \sigma_b\mathbf 1] = USV^\top` (thin SVD) and
+    :math:`\eta = [W_b; b_b]` the network's own draw, the new layer is :math:`VU^\top\xi + (I - VV^\top)\eta`:
+    :math:`U^\top\xi` is standard normal and independent of the complement, so the layer's law is unchanged
+    (common random numbers); :math:`h_0 = \tilde\Phi[W_b; b_b] = USU^\top\xi = (\tilde\Phi\tilde\Phi^\top)^{1/2}\xi`.
+    The limit model draws :math:`h_0 = K_g^{1/2}\xi` with the same :math:`\xi`, so as the width grows the finite
+    network's :math:`h_0` converges to the limit's draw pathwise, not only in law.
+    """
+    lb = cfg["depth_g"]  # index of the bottleneck dense layer
+    z = np.asarray(ntk_mlp_apply(params[:lb], jnp.asarray(x_all, jnp.float32),
+                                 activations=[cfg["activation"]] * (lb - 1), w_var=cfg["w_var"], b_var=cfg["b_var"]),
+                   np.float64)
+    n = z.shape[1]
+    phi = np.concatenate([np.sqrt(cfg["w_var"] / n) * np.asarray(_ACT[cfg["activation"]](z)),
+                          np.full((z.shape[0], 1), np.sqrt(cfg["b_var"]))], axis=1)
+    U, _, Vt = np.linalg.svd(phi, full_matrices=False)
+    eta = np.concatenate([np.asarray(params[lb]["W"], np.float64), np.asarray(params[lb]["b"], np.float64)[None]])
+    new = Vt.T @ (U.T @ xi) + eta - Vt.T @ (Vt @ eta)
+    out = list(params)
+    out[lb] = {"W": jnp.asarray(new[:-1], jnp.float32), "b": jnp.asarray(new[-1], jnp.float32)}
+    return out
+
+
 def train_finite(cfg: Mapping, seeds) -> list[dict]:
-    """Finite-width bottleneck networks, all seeds in one vmapped :func:`sims._train.fit`."""
-    xtr, ytr, xte, yte = (jnp.asarray(a, jnp.float32) for a in digits_task(cfg["n_train"], cfg["n_test"],
-                                                                           cfg["target_class"], cfg["scale"]))
+    """Finite-width bottleneck networks, all seeds in one vmapped :func:`sims._train.fit`; the bottleneck
+    layer of seed ``s`` is coupled to the limit's draw ``s`` (:func:`couple_bottleneck_layer`)."""
+    xtr_, ytr_, xte_, yte_ = digits_task(cfg["n_train"], cfg["n_test"], cfg["target_class"], cfg["scale"])
+    x_all = np.concatenate([xtr_, xte_])
+    xtr, ytr, xte, yte = (jnp.asarray(a, jnp.float32) for a in (xtr_, ytr_, xte_, yte_))
     sizes = [xtr.shape[1]] + [cfg["width"]] * cfg["depth_g"] + [cfg["d"], cfg["width"], 1]
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    params = jax.vmap(lambda k: ntk_mlp_init(k, sizes))(keys)
+    plist = [couple_bottleneck_layer(_init(jax.random.PRNGKey(s), tuple(sizes)), x_all, _xi(s, len(x_all), cfg["d"]), cfg)
+             for s in seeds]
+    params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *plist)
     S = len(seeds)
     data = {"x": jnp.broadcast_to(xtr, (S,) + xtr.shape), "y": jnp.broadcast_to(ytr, (S,) + ytr.shape)}
 
@@ -217,19 +331,20 @@ def train_finite(cfg: Mapping, seeds) -> list[dict]:
 
 
 def _psd_sqrt(k: np.ndarray) -> np.ndarray:
+    """Symmetric PSD square root :math:`V\\sqrt{\\Lambda}V^\\top` (negative eigenvalues clipped)."""
     ev, V = np.linalg.eigh(k)
-    return V * np.sqrt(np.maximum(ev, 0.0))
+    return (V * np.sqrt(np.maximum(ev, 0.0))) @ V.T
 
 
 def limit_model(cfg: Mapping, seed: int, x_all: np.ndarray):
     """Parameters of the bottleneck limit for one seed and the kernel factor ``R`` (``R R^T = Theta_g``).
 
-    ``{"c": zeros (N, d), "f": head of width limit_width, "h0": GP draw (N, d) with kernel K_g}``.
+    ``{"c": zeros (N, d), "f": head of width limit_width, "h0": GP draw (N, d) with kernel K_g}``, with
+    :math:`h_0 = K_g^{1/2}\\xi` (symmetric square root) for the :math:`\\xi` that :func:`train_finite` couples to.
     """
     kg, tg = TB.g_kernels(x_all, depth_g=cfg["depth_g"], activation=cfg["activation"], w_var=cfg["w_var"],
                           b_var=cfg["b_var"])
-    rng = np.random.default_rng(10_000 + seed)
-    h0 = _psd_sqrt(kg) @ rng.standard_normal((x_all.shape[0], cfg["d"]))
+    h0 = _psd_sqrt(kg) @ _xi(seed, x_all.shape[0], cfg["d"])  # the same xi as the finite networks of this seed
     head = _init(jax.random.PRNGKey(20_000 + seed), (cfg["d"], cfg["limit_width"], 1))
     params = {"c": jnp.zeros((x_all.shape[0], cfg["d"]), jnp.float32), "f": head, "h0": jnp.asarray(h0, jnp.float32)}
     return params, jnp.asarray(_psd_sqrt(tg), jnp.float32)
@@ -355,6 +470,33 @@ def _log_axes(ax, x=True, y=True):
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def _finite_to_limit(finite, limit, rng, n_boot: int = 400):
+    r"""Distance of finite-width training curves to the limit's, paired by seed.
+
+    ``finite (W, S, T)``, ``limit (S, T)`` losses; seed ``s`` of every width shares the limit's draw
+    :math:`\xi_s`. :math:`D_n = \mathrm{mean}_t|\mathrm{mean}_s(\log L_{n,s}(t) - \log L_{\infty,s}(t))|`; its noise
+    floor (the expectation with no finite-width bias) :math:`\mathrm{mean}_t\sqrt{2/\pi}\,\mathrm{se}_s(t)`; the
+    bootstrap (over seeds) sd of :math:`D_{\rm widest} - \min_{\rm narrower} D`; and the correlation over seeds of
+    the finite and limit log losses (mean over t), which measures how much the coupling removes.
+    """
+    lf, ll = np.log(np.asarray(finite, float)), np.log(np.asarray(limit, float))
+    diff = lf - ll[None]  # (W, S, T)
+    S = diff.shape[1]
+
+    def dist(dd):
+        return np.mean(np.abs(dd.mean(1)), axis=-1)  # (W,)
+
+    d = dist(diff)
+    floor = np.mean(np.sqrt(2 / np.pi) * diff.std(1, ddof=1) / np.sqrt(S), axis=-1)
+    def gap(dd):  # widest minus the closest of the narrower widths (the widest alone if there is one width)
+        return dd[-1] - (dd[:-1].min() if len(dd) > 1 else 0.0)
+
+    boot = [gap(dist(diff[:, rng.integers(0, S, S)])) for _ in range(n_boot)]
+    lfc, llc = lf - lf.mean(1, keepdims=True), ll - ll.mean(0, keepdims=True)
+    corr = np.mean(np.sum(lfc * llc[None], 1) / np.sqrt(np.sum(lfc**2, 1) * np.sum(llc**2, 0)[None] + 1e-300), axis=-1)
+    return [float(x) for x in d], [float(x) for x in floor], float(np.std(boot)), [float(x) for x in corr]
+
+
 def _slope(x, y) -> float:
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
@@ -371,14 +513,13 @@ class BottleneckExperiment(Experiment):
         c = config
         common = dict(activation=c.activation, w_var=c.w_var, b_var=c.b_var)
         ctx.log("(a) empirical vs analytic kernels")
-        a = ctx.sweep(kernel_errors, {"a": dict(widths=list(c.a_widths), depth=c.a_depth, points=c.a_points, **common)},
-                      seeds=list(range(c.a_draws)), desc="bottleneck: (a) kernels")["a"]
+        a = ctx.sweep(kernel_errors, {"a": dict(widths=list(c.a_widths), depth=c.a_depth, points=c.a_points, draws=c.a_draws,
+                                                **common)}, seeds=[0], desc="bottleneck: (a) kernels")["a"][0]
         ctx.log("(b) bottleneck kernel split")
         b = ctx.sweep(bottleneck_split, {"b": dict(widths=list(c.b_widths), ds=list(c.b_ds), draws=c.b_draws, **common)},
                       seeds=[0], desc="bottleneck: (b) split")["b"][0]
         out: dict[str, Any] = {
-            "a": {"widths": np.array(c.a_widths), "ntk": np.stack([r["ntk"] for r in a]),
-                  "nngp": np.stack([r["nngp"] for r in a])},
+            "a": {"widths": np.array(c.a_widths), **{k: np.asarray(v) for k, v in a.items()}},
             "b": {"widths": np.array(c.b_widths), "ds": np.array(c.b_ds), **{k: np.asarray(v) for k, v in b.items()}},
             "c": {},
         }
@@ -417,7 +558,7 @@ class BottleneckExperiment(Experiment):
         a = results["a"]
         rng = np.random.default_rng(0)
         for key in ("ntk", "nngp"):
-            e = np.asarray(a[key])
+            e = np.asarray(a[key])  # (draws, widths): relative Frobenius error of one network per draw
             err = np.sqrt(np.mean(e**2, axis=0))  # RMS over draws: sqrt(E|err|^2) ~ width^-1/2
             sl = _slope(a["widths"], err)
             # statistical error of the slope: bootstrap over draws (each draw is one network per width)
@@ -427,7 +568,10 @@ class BottleneckExperiment(Experiment):
             out.append(Claim(f"bottleneck.a-{key}-rate", f"the empirical {key.upper()} of a finite ReLU MLP converges to "
                              "the analytic kernel at rate width^-1/2 (log-log slope of the RMS relative error over draws)",
                              -0.5, round(sl, 3), round(tol, 3), abs(sl + 0.5) <= tol,
-                             {"widths": a["widths"], "rms_rel_error": err, "bootstrap_slope_sd": float(np.std(boot)),
+                             {"widths": a["widths"], "draws": int(e.shape[0]), "rms_rel_error": err,
+                              "sqrt_width_times_rms": err * np.sqrt(np.asarray(a["widths"], float)),
+                              "rel_error_of_draw_mean": np.asarray(a.get(f"{key}_mean", [])),
+                              "bootstrap_slope_sd": float(np.std(boot)),
                               "tolerance": "max(0.1, 2 bootstrap sd over draws)"}))
         b = results["b"]
         jj_sd = np.asarray(b["jj"]).std(-1, ddof=1)  # (widths, ds)
@@ -466,14 +610,24 @@ class BottleneckExperiment(Experiment):
             t = np.asarray(r["t"])
             lim = np.asarray(r["limit_train"]).mean(0)
             fin = np.asarray(r["finite_train"]).mean(1)  # (W, R)
-            dist = [float(np.mean(np.abs(np.log(f) - np.log(lim)))) for f in fin]
-            # scale of seed-to-seed randomness (the limit is random at finite d): per-seed spread of log loss
-            spread = float(np.mean(np.std(np.log(np.asarray(r["limit_train"])), axis=0)) / np.sqrt(len(r["limit_train"])))
-            out.append(Claim(f"bottleneck.c-{tag}-finite-to-limit", f"({tag}) the mean training-loss curve of finite bottleneck "
-                             "networks approaches the bottleneck limit as width grows (mean |log ratio| over time)",
-                             "decreasing in width", [round(x, 4) for x in dist], "largest width closest",
-                             bool(dist[-1] <= min(dist)), {"widths": r["widths"], "limit_width": c.limit_width,
-                                                           "standard_error_of_seed_mean_log_loss_limit": spread}))
+            dist, floor, sd_close, corr = _finite_to_limit(r["finite_train"], r["limit_train"], rng)
+            wi = len(dist) - 1
+            ok = bool(dist[wi] <= dist[0] and dist[wi] <= min(dist) + 2 * sd_close)
+            out.append(Claim(f"bottleneck.c-{tag}-finite-to-limit", f"({tag}) finite bottleneck networks approach the "
+                             "bottleneck limit as width grows: distance mean_t |mean_seeds (log L_finite - log L_limit)| "
+                             "between training-loss curves, seed s of every width coupled to the limit's draw s through "
+                             "h_0 (common random numbers; the heads f_0 are independent draws)",
+                             "decreasing in width", [round(x, 4) for x in dist],
+                             "widest <= narrowest, and widest within 2 bootstrap sd (over seeds) of the closest narrower width",
+                             ok, {"widths": r["widths"], "limit_width": c.limit_width, "seeds": int(np.shape(r["limit_train"])[0]),
+                                  "noise_floor": [round(x, 4) for x in floor],
+                                  "noise_floor_means": "expected distance with no finite-width bias (sqrt(2/pi) x seed standard error, mean over t)",
+                                  "bootstrap_sd_widest_minus_closest_narrower": sd_close,
+                                  "seed_correlation_finite_limit": [round(x, 3) for x in corr],
+                                  "bias_resolved_at_narrowest": bool(dist[0] > 2 * floor[0]),
+                                  "note": "the finite-width bias counts as resolved only where the narrowest width's distance "
+                                          "exceeds twice its noise floor; h_0 is coupled, the heads f_0 are not, "
+                                          "so the per-seed difference keeps the f_0 spread (~0.2-0.4 in log loss)"}))
             ntk_m = np.asarray(r["ntk_train"]).mean(0)
             # each model against its own initial loss (the reference note's measure; F_0 differs between models)
             t_ntk = _time_to(t, ntk_m, c.loss_level * ntk_m[0])

@@ -247,3 +247,61 @@ def test_bad_input_raises():
         B.ntk_mse_prediction(np.eye(2), np.ones((2, 1)), np.ones((2, 1)), [0.0], lr=0.0)
     with pytest.raises(ValueError, match="u0"):
         B.linear_time_to_fraction(0.1, u0=2.0, tau_=1.0)
+
+
+# ------------------------------------------------------------------------- experiment machinery
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from([("relu", "relu"), ("erf", "identity"), ("identity", "erf")]), st.sampled_from([1, 3]),
+       st.sampled_from([0.0, 0.3]), seeds)
+def test_structured_empirical_kernels_equal_jacobian_contraction(acts_, k, b, seed):
+    """The layer-structure NTK of the experiment (forward features x backward signals) against the generic
+    Jacobian contraction of theory.kernels.empirical_ntk; the NNGP against the readout's input features."""
+    w = 1.7
+    x = jnp.asarray(np.random.default_rng(seed).standard_normal((5, 4)))
+    p = ntk_mlp_init(jax.random.PRNGKey(seed % 1000), [4, 7, 6, k], dtype=jnp.float64)
+    kk, tt = SB.mlp_empirical_kernels(p, x, activations=acts_, w_var=w, b_var=b)
+    ref = K.empirical_ntk(lambda q, z: ntk_mlp_apply(q, z, activations=list(acts_), w_var=w, b_var=b), p, x)
+    feats = ntk_mlp_apply(p[:-1], x, activations=list(acts_[:-1]), w_var=w, b_var=b)
+    phi = np.asarray(SB._ACT[acts_[-1]](feats))
+    # two float64 evaluations of the same sums: rounding only
+    np.testing.assert_allclose(np.asarray(tt), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(kk), w * phi @ phi.T / 6 + b, rtol=1e-10, atol=1e-12)
+
+
+def test_coupled_bottleneck_layer_has_features_sqrt_k_xi_and_standard_normal_law():
+    """couple_bottleneck_layer: h_0 equals the symmetric square root (by eigh, a second method) of the
+    network's empirical K_g times xi, and the redrawn layer is N(0, I) given the first layer (sample
+    covariance over 4000 independent columns (d = 4000) within 5/sqrt(4000) of I)."""
+    w, b, n, d = 2.0, 0.2, 9, 4000
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    cfg = dict(depth_g=1, activation="relu", w_var=w, b_var=b)
+    with jax.enable_x64(False):
+        p = SB._init(jax.random.PRNGKey(1), (3, n, d, 2, 1))
+        xi = np.random.default_rng(2).standard_normal((6, d))
+        q = SB.couple_bottleneck_layer(p, x, xi, cfg)
+        h = np.asarray(ntk_mlp_apply(q[:2], jnp.asarray(x, jnp.float32), activations=["relu"], w_var=w, b_var=b), float)
+        phi = np.asarray(jax.nn.relu(ntk_mlp_apply(q[:1], jnp.asarray(x, jnp.float32), activations=[], w_var=w, b_var=b)), float)
+    kg = w * phi @ phi.T / n + b
+    ev, V = np.linalg.eigh(kg)
+    sq = (V * np.sqrt(np.maximum(ev, 0))) @ V.T
+    np.testing.assert_allclose(h, sq @ xi, rtol=1e-4, atol=1e-4 * np.abs(h).max())  # float32 layer
+    layer = np.concatenate([np.asarray(q[1]["W"], float), np.asarray(q[1]["b"], float)[None]])  # (n + 1, d)
+    cov = layer @ layer.T / d
+    assert np.abs(cov - np.eye(n + 1)).max() < 5 / np.sqrt(d)
+    np.testing.assert_array_equal(np.asarray(q[0]["W"]), np.asarray(p[0]["W"]))  # layers below untouched
+
+
+def test_finite_to_limit_distance_and_noise_floor():
+    """_finite_to_limit on synthetic curves: a width whose log loss is biased by c has distance ~c, an
+    unbiased one sits at the noise floor sqrt(2/pi) sigma/sqrt(S) (checked against the closed form
+    within 20%: the mean of T = 400 independent |N(0, se^2)| has relative sd 0.76/sqrt(400) = 0.04, so 20% is 5 sd)."""
+    rng = np.random.default_rng(0)
+    S, T, sig = 200, 400, 0.3
+    lim = np.exp(rng.standard_normal((S, T)))
+    fin = np.stack([lim * np.exp(0.5 + sig * rng.standard_normal((S, T))), lim * np.exp(sig * rng.standard_normal((S, T)))])
+    d, floor, sd, corr = SB._finite_to_limit(fin, lim, np.random.default_rng(1))
+    assert abs(d[0] - 0.5) < 0.05
+    expected = np.sqrt(2 / np.pi) * sig / np.sqrt(S)
+    assert abs(d[1] / expected - 1) < 0.2 and abs(floor[1] / expected - 1) < 0.2
+    assert 0 < sd < 0.05
+    assert corr[0] > 0.9  # log L_finite = log L_limit + small noise: strongly correlated over seeds
