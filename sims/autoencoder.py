@@ -10,13 +10,16 @@ sample covariance. Five conditions per depth:
 
 * ``aligned``: balanced aligned initialisation at end-to-end gain ``p0`` (the exact setting of the per-mode
   ODE), constant step ``lr``;
-* ``orthogonal`` / ``orthogonal+rule``: every factor a scaled random orthogonal matrix (gain ``p0``),
-  constant step, or the depth rule :func:`theory.autoencoder.depth_lr` (``exact``) evaluated at the
-  init's expected effective gain :func:`theory.autoencoder.orthogonal_effective_gain` = p0 m/(2d): a
-  misaligned init first aligns, and starts the greedy phase from
-  :func:`theory.autoencoder.misaligned_gain` (exact for N = 2; for N >= 3 a heuristic that predicts
-  too late, increasingly with depth (top mode at d=32, m=16: ~6-10% at L=1 to ~30% at L=8), so the
-  misaligned collapse across depth stays at ~30-40%, reported as failing);
+* ``orthogonal`` / ``orthogonal+rule``: every factor a scaled random orthogonal matrix (gain ``p0``), with
+  :math:`A(0)/p_0` shared across depths for each seed (:func:`_paired_orthogonal_init`: its law does not
+  depend on depth, so pairing removes seed scatter from the depth comparison), constant step, or the
+  depth rule :func:`theory.autoencoder.depth_lr` (``exact``) evaluated at the aligned gain whose learning
+  time equals the Haar-mean time of the exact one-mode reduction
+  (:func:`theory.autoencoder.orthogonal_mode_factors`, :func:`orthogonal_mean_time`: ~1e-4 relative per
+  sample draw, 64 draws per depth). That reduction is exact for one data mode at every depth; with
+  several modes at N >= 3 the modes couple through the shared layers (top mode 1-7% earlier, later ones
+  up to ~35% later at L=8 than predicted), so every-mode collapse is reported as failing (0.14) and the
+  top-mode collapse is claimed separately (the earlier heuristic P_eff = p0 m/(2d) gave 0.39);
 * ``default`` / ``default+rule``: PyTorch default (Kaiming-uniform) initialisation, constant step, or the
   rule with the default gain :func:`theory.autoencoder.default_init_gain`.
 
@@ -47,7 +50,7 @@ from theory import autoencoder as ae
 from ._experiment import Claim, Config, Experiment, register
 from ._measure import first_crossing
 
-__all__ = ["AutoencoderConfig", "AutoencoderExperiment", "CONDITIONS"]
+__all__ = ["AutoencoderConfig", "AutoencoderExperiment", "CONDITIONS", "one_mode_learning_time", "orthogonal_mean_time"]
 
 CONDITIONS = ("aligned", "aligned+rule", "orthogonal", "orthogonal+rule", "default", "default+rule")
 _KGRID = (1, 2, 4, 8, 16, 32, 64)
@@ -76,6 +79,7 @@ class AutoencoderConfig(Config):
     records: int = 500
     learned: float = 0.5
     extend: int = 3
+    rule_samples: int = 64
     digits_depths: tuple = (0, 2, 4, 8)
     digits_latent: int = 32
     digits_hidden: int = 128
@@ -86,7 +90,7 @@ class AutoencoderConfig(Config):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "quick": dict(d=16, m=8, variances=(2.0, 1.2, 0.72), n_samples=1024, depths=(1, 4), records=250,
-                      digits_depths=(0, 4), digits_steps=800),
+                      digits_depths=(0, 4), digits_steps=800, rule_samples=16),
         "default": {},
         "paper": dict(variances=tuple(2.0 * 0.8**i for i in range(8)), n_samples=16384, records=2000,
                       digits_steps=20000),
@@ -120,12 +124,73 @@ def _lrs(cfg: Mapping) -> dict[str, float]:
         "aligned+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=cfg["p0"], ref_depth=ref, p=cfg["learned"]),
         "orthogonal": cfg["lr"],
         # a misaligned init starts from the effective gain p0 m/(2d) (alignment phase), not p0
-        "orthogonal+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=ae.orthogonal_effective_gain(cfg["p0"], d, m),
+        # the exact one-mode reduction, averaged over the Haar law of the invariants (orthogonal_mean_time),
+        # gives the aligned gain with the same mean learning time at each depth
+        "orthogonal+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=lambda k: cfg["orth_gain"][str(k)],
                                        ref_depth=ref, p=cfg["learned"]),
         "default": cfg["lr"],
         "default+rule": ae.depth_lr(L, base_lr=cfg["lr"], p0=lambda k: ae.default_init_gain(k, d, m),
                                     ref_depth=ref, p=cfg["learned"]),
     }
+
+
+def one_mode_learning_time(depth: int, alpha: float, beta: float, gamma: float, p0: float, p: float = 0.5,
+                           horizon: float = 50.0) -> float:
+    r"""Time (unit variance; divide by ``s``) for one data mode's gain :math:`u^\top A u` to reach ``p`` in
+    the full matrix flow from a balanced scaled-orthogonal init with invariants ``(alpha, beta, gamma)``
+    (:func:`theory.autoencoder.orthogonal_invariants`): the exact one-mode reduction
+    :func:`theory.autoencoder.orthogonal_mode_factors` integrated by :func:`sims._ode.solve` with a
+    terminal event. ``inf`` if not reached within ``horizon`` times the aligned time from ``p0``
+    (a start on or next to the saddle, e.g. gamma = -sqrt(alpha beta) with alpha = beta)."""
+    from . import _ode
+
+    fs0 = ae.orthogonal_mode_factors(depth, alpha, beta, gamma, p0)
+    if float(gamma) * p0 >= p:
+        return 0.0
+    shapes, sizes = [f.shape for f in fs0], [f.size for f in fs0]
+    cov = np.zeros((3, 3))
+    cov[0, 0] = 1.0
+
+    def unpack(y):
+        out, i = [], 0
+        for sh, n in zip(shapes, sizes):
+            out.append(y[i:i + n].reshape(sh))
+            i += n
+        return out
+
+    def rhs(_t, y):
+        return np.concatenate([g.ravel() for g in ae.matrix_gradients(unpack(y), cov)])
+
+    def gain(_t, y):
+        out = unpack(y)[0][:, 0]
+        for f in unpack(y)[1:]:
+            out = f @ out
+        return out[0] - p
+
+    gain.terminal, gain.direction = True, 1
+    t_end = horizon * ae.time_to_learn(depth, 1.0, p0, p)
+    _, sol = _ode.solve(rhs, np.concatenate([f.ravel() for f in fs0]), [0.0, t_end], events=gain,
+                        rtol=1e-9, atol=1e-12 * p0)
+    hits = sol.t_events[0]
+    return float(hits[0]) if len(hits) else math.inf
+
+
+def orthogonal_mean_time(depth: int, d: int, m: int, p0: float, p: float = 0.5, samples: int = 64,
+                         seed: int = 0) -> dict:
+    r"""Haar-mean one-mode learning time (unit variance) of a random scaled-orthogonal init: the mean of
+    :func:`one_mode_learning_time` over ``samples`` draws of the invariants from their exact law
+    (:func:`theory.autoencoder.sample_orthogonal_invariants`, depth-independent; the same draws at every
+    depth for a given ``seed``). Returns ``{"mean", "se", "gain"}``, ``gain`` the aligned initial gain
+    with that learning time (:func:`theory.autoencoder.gain_for_time`), i.e. what :func:`depth_lr` needs.
+    A draw that does not learn within the horizon (measure-zero saddle neighbourhood) raises."""
+    a, b, g = ae.sample_orthogonal_invariants(d, m, samples, rng=np.random.default_rng(seed))
+    ts = np.array([one_mode_learning_time(depth, *x, p0, p) for x in zip(a, b, g)])
+    if not np.all(np.isfinite(ts)):
+        raise RuntimeError(f"orthogonal_mean_time: {int(np.sum(~np.isfinite(ts)))} of {samples} draws did not learn "
+                           f"within the horizon at depth {depth}")
+    mean = float(ts.mean())
+    return {"mean": mean, "se": float(ts.std(ddof=1) / math.sqrt(samples)) if samples > 1 else math.nan,
+            "gain": ae.gain_for_time(depth, mean, p)}
 
 
 def linear_steps(config: AutoencoderConfig) -> tuple[int, int]:
@@ -142,6 +207,33 @@ def linear_steps(config: AutoencoderConfig) -> tuple[int, int]:
     return rec * config.records, rec
 
 
+def _paired_orthogonal_init(key, d: int, m: int, depth: int, p0: float) -> dict:
+    r"""Random scaled-orthogonal factors whose normalised end-to-end map :math:`A(0)/p_0 = D_o O E_o` is the
+    same at every depth for a given ``key``: :math:`E_o`, :math:`D_o` and the bottleneck product
+    :math:`O = O_L\cdots O_1` (Haar) come from depth-independent keys, :math:`O_1..O_{L-1}` are free Haar
+    layers and :math:`O_L = O\,(O_{L-1}\cdots O_1)^\top`. Each depth's init is marginally the independent-Haar
+    one (:func:`sims._networks.linear_ae_init` ``kind="orthogonal"``: the product of independent Haar
+    layers is Haar); sharing :math:`A(0)/p_0` across depths pairs the depth comparison (common random
+    numbers), so the collapse claim is not swamped by seed-to-seed scatter of the init."""
+    import jax
+    import jax.numpy as jnp
+
+    from ._networks import _haar_orthogonal
+
+    kE, kD, kO, kfree = jax.random.split(key, 4)
+    c = float(p0) ** (1.0 / (depth + 2))
+    E = c * _haar_orthogonal(kE, d)[:m]
+    D = c * _haar_orthogonal(kD, d)[:, :m]
+    if depth == 0:
+        return {"E": E, "W": [], "D": D}
+    free = [_haar_orthogonal(k, m) for k in jax.random.split(kfree, depth)[: depth - 1]]
+    below = jnp.eye(m)
+    for O in free:
+        below = O @ below
+    last = _haar_orthogonal(kO, m) @ below.T
+    return {"E": E, "W": [c * O for O in free] + [c * last], "D": D}
+
+
 def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
     """Train all conditions x seeds of one depth in one vmapped ``fit``; per seed, the mode gains,
     singular values, latent-covariance spectra, losses, and the ODE prediction."""
@@ -156,7 +248,7 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
     r = var.size
     k = r + 2  # signal modes and two noise modes
     lrs = _lrs(cfg)
-    params, covs, etas, bases, evals, init_M, peffs = [], [], [], [], [], [], []
+    params, covs, etas, bases, evals, init_M, peffs, one_modes = [], [], [], [], [], [], [], []
     for seed in seeds:
         kd, ki = jax.random.split(jax.random.PRNGKey(seed))
         x, _ = _data.low_rank_gaussian(var, d, cfg["noise"], cfg["n_samples"], key=kd)
@@ -165,16 +257,22 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
         w, U = w[::-1], U[:, ::-1]
         bases.append(U)
         evals.append(w)
-        sv_M, peff = {}, {}
+        sv_M, peff, one_mode = {}, {}, {}
         for c, kc in zip(CONDITIONS, jax.random.split(ki, len(CONDITIONS))):
             kind = c.split("+")[0]
-            p = _networks.linear_ae_init(kc, d, m, L, kind=kind, gain=cfg["p0"], basis=jnp.asarray(U, jnp.float32))
+            if kind == "orthogonal":
+                p = _paired_orthogonal_init(kc, d, m, L, cfg["p0"])
+            else:
+                p = _networks.linear_ae_init(kc, d, m, L, kind=kind, gain=cfg["p0"], basis=jnp.asarray(U, jnp.float32))
             params.append(p)
             covs.append(cov.astype(np.float32))
             etas.append(lrs[c])
             if kind == "orthogonal":
                 fs = [np.asarray(f, np.float64) for f in _networks.linear_ae_factors(p)]
                 peff[c] = ae.misaligned_gain(fs, U[:, :r])
+                if c == "orthogonal+rule":  # exact one-mode prediction of each signal mode (unit variance)
+                    inv = ae.orthogonal_invariants(fs, U[:, :r])
+                    one_mode[c] = np.array([one_mode_learning_time(L, *x, cfg["p0"], cfg["learned"]) for x in zip(*inv)])
             if c in ("orthogonal", "default"):
                 Mp = np.eye(m)
                 for W in p["W"]:
@@ -182,6 +280,7 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
                 sv_M[kind] = np.linalg.svd(Mp, compute_uv=False)
         init_M.append(sv_M)
         peffs.append(peff)
+        one_modes.append(one_mode)
     # U (the first k eigenvectors) and the covariance ride along as frozen leaves: the loss sees them
     # through stop_gradient, so sgd leaves them unchanged and record_fn can project onto them.
     for i, p in enumerate(params):
@@ -243,7 +342,8 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
                       "latent_eigs": np.clip(recs["latent_eigs"][idx], 0.0, None), "loss": losses[idx],
                       "lr": float(etas[idx]), "final_sv": final["sv"][idx],
                       "final_latent_eigs": np.clip(final["latent_eigs"][idx], 0.0, None),
-                      "extra_steps": int(extra[idx]), "peff": peffs[i].get(c, np.full(r, np.nan))}
+                      "extra_steps": int(extra[idx]), "peff": peffs[i].get(c, np.full(r, np.nan)),
+                      "one_mode_time": one_modes[i].get(c, np.full(r, np.nan)) / w[:r]}
         t = res.steps * lrs["aligned"]
         ode = _ode.solve(lambda _t, y: rhs(y, w[:k]), np.full(k, cfg["p0"]), t)
         out.append({"cond": per, "evals": w[:k], "ode": ode, "init_sv_M": init_M[i]})
@@ -361,16 +461,23 @@ class AutoencoderExperiment(Experiment):
         base = dict(d=config.d, m=config.m, variances=list(config.variances), noise=config.noise,
                     n_samples=config.n_samples, p0=config.p0, lr=config.lr, learned=config.learned,
                     ref_depth=ref, steps=steps, record_every=rec_every, extend=config.extend)
+        orth = {L: orthogonal_mean_time(L, config.d, config.m, config.p0, config.learned, config.rule_samples)
+                for L in config.depths}
+        base["orth_gain"] = {str(L): orth[L]["gain"] for L in config.depths}
+        ctx.log("Haar-mean one-mode learning time (unit variance) per depth: "
+                + ", ".join(f"L={L}: {orth[L]['mean']:.4g} +- {orth[L]['se']:.2g} (gain {orth[L]['gain']:.4g})" for L in config.depths))
         ctx.log(f"linear AE: {steps} steps, record every {rec_every}, depths {config.depths}")
         lin = ctx.sweep(_linear_unit, {f"L{L}": dict(base, depth=L) for L in config.depths}, desc="linear AE")
-        results: dict[str, Any] = {"steps": np.arange(0, steps + 1, rec_every), "linear": {}, "digits": {}}
+        results: dict[str, Any] = {"steps": np.arange(0, steps + 1, rec_every), "linear": {}, "digits": {},
+                                   "orth_mean_time": {f"L{L}": orth[L] for L in config.depths}}
         for L in config.depths:
             per_seed = lin[f"L{L}"]
             entry = {"evals": _stack([r["evals"] for r in per_seed]), "ode": _stack([r["ode"] for r in per_seed]),
                      "init_sv_M": {k: _stack([r["init_sv_M"][k] for r in per_seed]) for k in ("orthogonal", "default")}}
             for c in CONDITIONS:
                 entry[c] = {f: _stack([r["cond"][c][f] for r in per_seed])
-                            for f in ("gains", "sv", "latent_eigs", "loss", "final_sv", "final_latent_eigs", "extra_steps", "peff")}
+                            for f in ("gains", "sv", "latent_eigs", "loss", "final_sv", "final_latent_eigs", "extra_steps", "peff",
+                                                                                       "one_mode_time")}
                 entry[c]["lr"] = float(per_seed[0]["cond"][c]["lr"])
             results["linear"][f"L{L}"] = entry
         if config.digits_depths:
@@ -490,27 +597,47 @@ class AutoencoderExperiment(Experiment):
             for c in ("orthogonal", "orthogonal+rule"):
                 t0 = np.array([np.nanmean(self._learn_steps(config, results, L, c, mode=0)) for L in config.depths])
                 top[c] = float(t0.max() / t0.min() - 1)
-            bias = {}
-            for L in config.depths:  # top mode, per seed: measured / predicted from the actual init's P_eff - 1
-                e = lin[f"L{L}"]
-                pred0 = np.array([ae.time_to_learn(L, ev, max(pe, 1e-12), config.learned) for ev, pe in
-                                  zip(np.asarray(e["evals"])[:, 0], np.asarray(e["orthogonal+rule"]["peff"])[:, 0])])
-                meas0 = self._learn_steps(config, results, L, "orthogonal+rule", mode=0)[:, 0] * float(e["orthogonal+rule"]["lr"])
-                bias[f"L{L}"] = float(np.nanmean(meas0 / pred0 - 1))
-            scatter = {f"L{L}": float(np.nanmean(np.nanstd(self._learn_steps(config, results, L, "orthogonal+rule"), axis=0)
-                                                 / np.nanmean(self._learn_steps(config, results, L, "orthogonal+rule"), axis=0)))
+            # the exact one-mode reduction of each seed's actual init, in steps under the rule: its seed means
+            # give the predicted spread (no coupling); measured / predicted per mode shows the coupling
+            c = "orthogonal+rule"
+            pred_steps = np.array([np.nanmean(np.asarray(lin[f"L{L}"][c]["one_mode_time"]), axis=0) / float(lin[f"L{L}"][c]["lr"])
+                                   for L in config.depths])  # (depths, r) seed means
+            meas_steps = np.array([np.nanmean(self._learn_steps(config, results, L, c), axis=0) for L in config.depths])
+            pred_spread = float(np.max(pred_steps.max(0) / pred_steps.min(0) - 1))
+            pred_spread_top = float(pred_steps[:, 0].max() / pred_steps[:, 0].min() - 1)
+            ratio = {f"L{L}": [round(float(x), 4) for x in np.nanmean(self._learn_steps(config, results, L, c)
+                                                                       * float(lin[f"L{L}"][c]["lr"])
+                                                                       / np.asarray(lin[f"L{L}"][c]["one_mode_time"]), axis=0)]
+                     for L in config.depths}
+            scatter = {f"L{L}": float(np.nanmean(np.nanstd(self._learn_steps(config, results, L, c), axis=0)
+                                                 / np.nanmean(self._learn_steps(config, results, L, c), axis=0)))
                        for L in config.depths}
+            haar = {k: {"mean": round(float(v["mean"]), 4), "se": round(float(v["se"]), 4), "gain": float(v["gain"])}
+                    for k, v in results.get("orth_mean_time", {}).items()}
             out.append(Claim(
                 "autoencoder.collapse_random_orthogonal",
-                "With random (misaligned) scaled orthogonal initialisation and the rule evaluated at the init's expected "
-                "effective gain p0 m/(2d) (its alignment phase), the seed-mean learning steps of every mode agree across "
-                "depths within 10% (max over modes of max/min - 1). It does not: P_eff is exact only for N = 2, and at "
-                "N >= 3 the mode is learned earlier than predicted, by an amount growing with depth (top mode: details), "
-                "on top of the seed scatter of later modes (mode coupling).",
-                0.0, spread["orthogonal+rule"], 0.10, spread["orthogonal+rule"] < 0.10,
-                {"without_rule": spread["orthogonal"], "top_mode_spread": top,
-                 "top_mode_time_vs_peff_prediction_rel_error": bias,
-                 "seed_cv_of_learn_steps_with_rule": scatter}))
+                "With random (misaligned) scaled orthogonal initialisation (A(0)/p0 shared across depths per seed) and "
+                "the rule evaluated at the Haar-mean learning time of the exact one-mode reduction (aligned gain with "
+                "that time, per depth; details), the seed-mean learning steps of every mode agree across depths within "
+                "10% (max over modes of max/min - 1). Only one mode at a time is predicted: for N >= 3 the modes couple "
+                "through the shared layers from the start, which delays later modes by amounts that grow with depth "
+                "(measured / one-mode-predicted time per depth and mode in details), so this fails for the later modes; "
+                "the top mode, which the prediction covers, is the next claim.",
+                0.0, spread[c], 0.10, spread[c] < 0.10,
+                {"predicted_spread_without_coupling": pred_spread, "without_rule": spread["orthogonal"],
+                 "measured_over_one_mode_prediction_seed_mean": ratio, "seed_cv_of_learn_steps_with_rule": scatter,
+                 "haar_mean_one_mode_time": haar, "top_mode_spread": top}))
+            out.append(Claim(
+                "autoencoder.collapse_random_orthogonal_top_mode",
+                "Top mode only, same runs: with the rule at the Haar-mean one-mode learning time, the seed-mean learning "
+                "steps of the top mode agree across depths within 10%. Predicted: the spread of the seed means of each "
+                "seed's exact one-mode prediction (the reduction to (alpha, beta, gamma), theory.autoencoder."
+                "orthogonal_mode_factors), which leaves out only the coupling to the other modes (it makes the top "
+                "mode 0-6% earlier in full flows).",
+                pred_spread_top, top[c], 0.10, top[c] < 0.10,
+                {"measured_over_one_mode_prediction_top_mode": {k: v[0] for k, v in ratio.items()},
+                 "predicted_steps_top_mode": [round(float(x), 1) for x in pred_steps[:, 0]],
+                 "measured_steps_top_mode": [round(float(x), 1) for x in meas_steps[:, 0]]}))
             out.append(Claim(
                 "autoencoder.no_collapse_without",
                 "Without the rule (constant step) the learning steps differ across depths, for aligned and random "
