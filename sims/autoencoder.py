@@ -15,8 +15,8 @@ sample covariance. Five conditions per depth:
   depend on depth, so pairing removes seed scatter from the depth comparison), constant step, or the
   depth rule :func:`theory.autoencoder.depth_lr` (``exact``) evaluated at the aligned gain whose learning
   time equals the Haar-mean time of the exact one-mode reduction
-  (:func:`theory.autoencoder.orthogonal_mode_factors`, :func:`orthogonal_mean_time`: ~1e-4 relative per
-  sample draw, 64 draws per depth). That reduction is exact for one data mode at every depth; with
+  (:func:`theory.autoencoder.orthogonal_mode_factors`, :func:`orthogonal_mean_time`: Monte Carlo s.e. 1-3% of
+  the mean, 64 draws per depth). That reduction is exact for one data mode at every depth; with
   several modes at N >= 3 the modes couple through the shared layers (top mode 1-7% earlier, later ones
   up to ~35% later at L=8 than predicted), so every-mode collapse is reported as failing (0.14) and the
   top-mode collapse is claimed separately (the earlier heuristic P_eff = p0 m/(2d) gave 0.39);
