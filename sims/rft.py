@@ -32,6 +32,12 @@ Three parts, all against :mod:`theory.rft`:
    all (measured at the default scale, seeds 0-2: relabelled-class accuracy after RFT 0.0 / 1.0 / 0.99 with
    Adam, 0.0 on all seeds with gradient descent).
    The paper's own protocol is ``relabel="random", ft_optimizer="adam"``.
+
+   A learnable relabelling can also be learned by RFT, slowly: a few relabelled inputs of larger std move
+   first and the network generalises to the class. At the paper preset (width 128, 3000 steps) one seed
+   of five escapes at step ~1000, 20x later than SFT fits the class, so ``digits_rft_stuck`` (a
+   finite-horizon statement) fails there (accuracy 0.2 over seeds) while ``digits_rft_slower`` holds
+   (measured 2026-11-27 on CPU; default preset: no seed escapes in 800 steps).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from . import _plotting as P
 from ._bench import BenchResult, register_bench, timeit
 from ._data import digits
 from ._experiment import Claim, Config, Experiment, register
+from ._measure import first_crossing
 from ._ode import solve
 from ._train import fit
 
@@ -134,7 +141,7 @@ class RftConfig(Config):
                       digits_seeds=2),
         "default": {},
         "paper": dict(scatter_n=40, time_p0=(0.3, 0.1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4), hidden=128,
-                      pretrain_steps=1500, finetune_steps=3000, partial_steps=60, digits_seeds=5, record_every=100),
+                      pretrain_steps=1500, finetune_steps=3000, partial_steps=60, digits_seeds=5, record_every=50),
     }
 
 
@@ -516,11 +523,25 @@ class RftExperiment(Experiment):
         fin = {k: np.asarray(d[f"curve_{k}"])[:, -1] for k in ("rft", "sft", "partial+rft")}  # (S, 5)
         acc_rft, acc_sft = float(fin["rft"][:, 3].mean()), float(fin["sft"][:, 3].mean())
         F = config.finetune_steps
-        c.append(Claim("rft.digits_rft_stuck", f"Under exact expected-reward ascent ({F} Adam steps) the relabelled "
-                       "inputs stay unfitted (accuracy on them)", "< 0.2", acc_rft, "< 0.2", bool(acc_rft < 0.2),
+        c.append(Claim("rft.digits_rft_stuck", f"Under exact expected-reward ascent ({F} {config.ft_optimizer} "
+                       "steps) the relabelled inputs stay unfitted (accuracy on them)", "< 0.2", acc_rft, "< 0.2", bool(acc_rft < 0.2),
                        {"acc_rest_rft": float(fin["rft"][:, 4].mean())}))
-        c.append(Claim("rft.digits_sft_fits", f"SFT ({F} Adam steps) fits them (accuracy on them)", "> 0.9", acc_sft,
-                       "> 0.9", bool(acc_sft > 0.9)))
+        c.append(Claim("rft.digits_sft_fits", f"SFT ({F} {config.ft_optimizer} steps) fits them (accuracy on them)",
+                       "> 0.9", acc_sft, "> 0.9", bool(acc_sft > 0.9)))
+        # Section 4.3's separation on the real network: steps until the relabelled inputs' mean expected reward
+        # reaches 0 (mean correct-label probability 1/2). RFT is interpolated between records and censored at
+        # the horizon (so its time is a lower bound); SFT's is the first record at or above 0 (an upper bound):
+        # the per-seed ratio is a lower bound on the true one.
+        steps = np.asarray(d["steps"])[0]
+        t_rft = first_crossing(steps, np.asarray(d["curve_rft"])[:, :, 0], 0.0, never=float(steps[-1]))
+        sft_v = np.asarray(d["curve_sft"])[:, :, 0]
+        t_sft = np.where((sft_v >= 0).any(1), steps[np.argmax(sft_v >= 0, axis=1)], np.inf)
+        ratio = t_rft / np.maximum(t_sft, 1)
+        c.append(Claim("rft.digits_rft_slower", "RFT fits the relabelled inputs (mean expected reward on them >= 0) "
+                       "at least 10x later than SFT on every seed (min over seeds of the step ratio; RFT censored at "
+                       f"the {F}-step horizon, SFT at record resolution {config.record_every}: a lower bound)",
+                       ">= 10", float(np.min(ratio)), ">= 10", bool(np.min(ratio) >= 10),
+                       {"steps_rft": t_rft, "steps_sft_upper": t_sft, "rft_reached": t_rft < steps[-1]}))
         acc01 = {k: (v[:, 2] + 1) / 2 for k, v in fin.items()}  # expected accuracy on all inputs, (V + 1) / 2
         frac = float(np.mean(acc01["partial+rft"] / acc01["sft"]))
         frac_rft = float(np.mean(acc01["rft"] / acc01["sft"]))
