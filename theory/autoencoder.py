@@ -517,17 +517,8 @@ def misaligned_gain(factors: Sequence[np.ndarray], directions: np.ndarray) -> np
         ValueError: on shapes.
     """
     fs = _chain(factors)
-    U = np.asarray(directions, dtype=float)
-    d = fs[0].shape[1]
-    if U.ndim != 2 or U.shape[0] != d:
-        raise ValueError(f"directions must be (d, k) = ({d}, k), got shape {U.shape}")
-    n = len(fs)
-    A = _product(fs)
-    c2 = float(np.mean(np.sum(fs[0] ** 2, axis=1)))  # rows of E have norm c
-    p0 = c2 ** (n / 2.0)
-    alpha = np.sum((fs[0] @ U) ** 2, axis=0) / c2
-    beta = np.sum((fs[-1].T @ U) ** 2, axis=0) / c2
-    gamma = np.einsum("ij,ik,kj->j", U, A, U) / p0
+    alpha, beta, gamma = orthogonal_invariants(fs, directions)
+    p0 = float(np.mean(np.sum(fs[0] ** 2, axis=1))) ** (len(fs) / 2.0)  # rows of E have norm c, p0 = c^N
     return p0 * (alpha + beta + 2.0 * gamma) / 4.0
 
 
