@@ -291,17 +291,56 @@ def test_coupled_bottleneck_layer_has_features_sqrt_k_xi_and_standard_normal_law
     np.testing.assert_array_equal(np.asarray(q[0]["W"]), np.asarray(p[0]["W"]))  # layers below untouched
 
 
-def test_finite_to_limit_distance_and_noise_floor():
-    """_finite_to_limit on synthetic curves: a width whose log loss is biased by c has distance ~c, an
-    unbiased one sits at the noise floor sqrt(2/pi) sigma/sqrt(S) (checked against the closed form
-    within 20%: the mean of T = 400 independent |N(0, se^2)| has relative sd 0.76/sqrt(400) = 0.04, so 20% is 5 sd)."""
+def test_conditional_limit_starts_at_the_finite_network_with_the_limit_kernel():
+    """conditional_limit_model: at initialisation its outputs are the finite network's own (f_0 is the
+    network's head, h_0 its g_0(x), u - u_init = 0), and its tangent kernel is the limit's given those draws:
+    the c-part Theta_g (analytic, B.g_kernels) times J_f0(h_i).J_f0(h_j) (closed-form head Jacobian,
+    B.f_apply), the u-part the width-M head's own kernel in closed form (B.f_empirical_ntk, which
+    test_head_kernel_converges_to_theta_f ties to Theta_f). Autodiff vs closed forms; h_0 and R are float32,
+    hence rtol 1e-4."""
+    w, b = 2.0, 0.1
+    cfg = dict(d=3, depth_g=1, activation="relu", w_var=w, b_var=b, width=16, limit_width=64)
+    x_all = np.random.default_rng(0).standard_normal((7, 5))
+    with jax.enable_x64(False):  # float32 initialisation, as the experiment trains
+        fp = SB.finite_init(cfg, 0, x_all)
+        params, R = SB.conditional_limit_model(cfg, fp, x_all, 0)
+    f64 = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, jnp.float64))
+    fp, params, R = f64(fp), f64(params), jnp.asarray(R, jnp.float64)
+    idx = jnp.arange(7)
+    np.testing.assert_allclose(np.asarray(SB.conditional_apply(params, R, idx, cfg)),
+                               np.asarray(SB.finite_apply(fp, jnp.asarray(x_all), cfg)), rtol=1e-4, atol=1e-5)
+    tr = jnp.arange(4)
+
+    def out(c, u):
+        return SB.conditional_apply(dict(params, c=c, u=u), R, tr, cfg)[:, 0]
+
+    jc, ju = jax.jacrev(out, argnums=(0, 1))(params["c"], params["u"])
+    k_c = np.einsum("ink,jnk->ij", np.asarray(jc), np.asarray(jc))
+    k_u = sum(np.asarray(a).reshape(4, -1) @ np.asarray(a).reshape(4, -1).T for a in jax.tree_util.tree_leaves(ju))
+    h0 = np.asarray(params["h0"][:4])
+    tg = B.g_kernels(x_all[:4], depth_g=1, w_var=w, b_var=b)[1]
+    jf = B.f_apply(_head_dict(params["f0"]), h0, w_var=w, b_var=b)[1][:, 0]  # (4, d)
+    np.testing.assert_allclose(k_c, tg * (jf @ jf.T), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(k_u, B.f_empirical_ntk(_head_dict(params["u"]), h0, h0, w_var=w, b_var=b),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_conditional_distance_on_synthetic_outputs():
+    """_conditional_distance on synthetic outputs F_n = F_lim + c n^{-1/2} noise: the distance equals the
+    closed form c n^{-1/2}/rms(F_lim) (within 2%: 3000 squared normals per seed, relative sd of the RMS
+    1/sqrt(2 x 3000 x S) = 0.6%), ratios 1/2 per 4x width, slope -1/2 with a small bootstrap sd; the
+    loss-curve distance is |log| of a known loss ratio."""
     rng = np.random.default_rng(0)
-    S, T, sig = 200, 400, 0.3
-    lim = np.exp(rng.standard_normal((S, T)))
-    fin = np.stack([lim * np.exp(0.5 + sig * rng.standard_normal((S, T))), lim * np.exp(sig * rng.standard_normal((S, T)))])
-    d, floor, sd, corr = SB._finite_to_limit(fin, lim, np.random.default_rng(1))
-    assert abs(d[0] - 0.5) < 0.05
-    expected = np.sqrt(2 / np.pi) * sig / np.sqrt(S)
-    assert abs(d[1] / expected - 1) < 0.2 and abs(floor[1] / expected - 1) < 0.2
-    assert 0 < sd < 0.05
-    assert corr[0] > 0.9  # log L_finite = log L_limit + small noise: strongly correlated over seeds
+    widths, S, T, N, c = [64, 256, 1024], 8, 30, 100, 0.5
+    cond = rng.standard_normal((S, T, N)) * 2.0
+    fin = np.stack([cond + c / np.sqrt(n) * rng.standard_normal((S, T, N)) for n in widths])
+    cond_w = np.broadcast_to(cond, fin.shape)
+    loss_c = np.exp(rng.standard_normal((len(widths), S, T)))
+    loss_f = loss_c * np.exp(np.array([0.4, 0.2, 0.1]))[:, None, None]
+    r = SB._conditional_distance(fin, cond_w, loss_f, loss_c, widths, np.random.default_rng(1))
+    expected = c / np.sqrt(np.asarray(widths, float)) / np.sqrt(np.mean(cond**2))
+    np.testing.assert_allclose(r["fun"], expected, rtol=0.02)
+    np.testing.assert_allclose(r["fun_ratio"], 0.5, rtol=0.03)
+    assert abs(r["fun_slope"] + 0.5) < 0.02 and 0 < r["fun_slope_sd"] < 0.01
+    np.testing.assert_allclose(r["loss"], [0.4, 0.2, 0.1], rtol=1e-12)
+    assert abs(r["loss_slope"] + 0.5) < 1e-12
