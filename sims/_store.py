@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -301,18 +302,50 @@ def _describe(x: Any) -> Any:
 
 
 def _fn_name(fn: Any) -> str:
-    import functools
-
     if isinstance(fn, functools.partial):
         return f"partial({_fn_name(fn.func)}, {_describe(list(fn.args))}, {_describe(fn.keywords)})"
     mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     return f"{mod}.{qual}" if mod and qual else repr(fn)
 
 
+_PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def _code_files(fn: Any) -> list[pathlib.Path]:
+    """The source files a unit's results depend on: the module defining ``fn`` (through partials), the
+    ``theory`` package, and the private ``sims`` machinery (``sims/_*.py``)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    files = sorted((_PACKAGE_ROOT / "theory").glob("*.py")) + sorted((_PACKAGE_ROOT / "sims").glob("_*.py"))
+    mod = sys.modules.get(getattr(fn, "__module__", "") or "")
+    src = getattr(mod, "__file__", None)
+    if src and pathlib.Path(src).suffix == ".py":
+        files.append(pathlib.Path(src).resolve())
+    return [f for f in files if f.exists()]
+
+
+def code_fingerprint(fn: Any) -> str:
+    """SHA-256 over the contents of :func:`_code_files` of ``fn``: changes when any of that code changes."""
+    h = hashlib.sha256()
+    for f in _code_files(fn):
+        st = f.stat()
+        h.update(str(f.relative_to(_PACKAGE_ROOT) if f.is_relative_to(_PACKAGE_ROOT) else f).encode())
+        h.update(_file_digest(str(f), st.st_mtime_ns, st.st_size).encode())
+    return h.hexdigest()
+
+
 def unit_hash(fn: Any, key: str, cfg: Any) -> str:
-    """Hash of (function name, configuration key, configuration fields): the directory a sweep's
-    per-seed results are stored under, so a changed configuration or function never reuses them."""
-    blob = json.dumps({"fn": _fn_name(fn), "key": key, "cfg": _describe(cfg)}, sort_keys=True, default=repr)
+    """Hash of (function name, configuration key, configuration fields, code fingerprint): the directory a
+    sweep's per-seed results are stored under, so a changed configuration, function or source file
+    (:func:`code_fingerprint`: the function's module, ``theory/``, ``sims/_*.py``) never reuses them.
+    Resuming an interrupted run with the same code still does."""
+    blob = json.dumps({"fn": _fn_name(fn), "key": key, "cfg": _describe(cfg), "code": code_fingerprint(fn)},
+                      sort_keys=True, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -232,6 +232,34 @@ def test_changed_config_or_function_does_not_reuse_units(tmp_path, toys):
                 unit_hash(toy_fn_other, "k", {"a": 1.0}), unit_hash(toy_fn, "k2", {"a": 1.0})}) == 4
 
 
+def test_sweep_recomputes_after_code_change(tmp_path, monkeypatch):
+    """Stored per-seed results are reused only while the code that made them is unchanged: a unit whose
+    module source is edited (here, what it computes) is computed again, so results of old code are never
+    mixed into a new run (a stale cache once failed a report with a KeyError on a field added since)."""
+    import importlib
+    import sys
+
+    mod_dir = tmp_path / "mods"
+    mod_dir.mkdir()
+    src = mod_dir / "unitmod_tl.py"
+    src.write_text("def unit(cfg, seeds):\n    return [{'v': cfg['a'] * s} for s in seeds]\n")
+    monkeypatch.syspath_prepend(str(mod_dir))
+    mod = importlib.import_module("unitmod_tl")
+    try:
+        ctx = ctx_at(tmp_path / "run", seeds=(1, 2))
+        assert [r["v"] for r in ctx.sweep(mod.unit, {"k": {"a": 3.0}})["k"]] == [3.0, 6.0]
+        h0 = unit_hash(mod.unit, "k", {"a": 3.0})
+        assert unit_hash(mod.unit, "k", {"a": 3.0}) == h0  # same code, same config: reused
+        src.write_text("def unit(cfg, seeds):\n    return [{'v': cfg['a'] * s, 'w': 1.0} for s in seeds]\n")
+        os.utime(src, ns=(1, 10**18))  # a distinct mtime even on coarse-clock file systems
+        mod = importlib.reload(mod)
+        assert unit_hash(mod.unit, "k", {"a": 3.0}) != h0
+        res = ctx.sweep(mod.unit, {"k": {"a": 3.0}})["k"]
+        assert [r["w"] for r in res] == [1.0, 1.0]  # computed by the new code, not read from the old store
+    finally:
+        sys.modules.pop("unitmod_tl", None)
+
+
 def test_sweep_rejects_bad_input(tmp_path, toys):
     ctx = ctx_at(tmp_path)
     with pytest.raises(SweepError) as err:
