@@ -325,9 +325,16 @@ def test_lr_rule_fixed_per_factor_scale_matches_product_form():
 def test_rank_metrics(k, tiny):
     spec = np.concatenate([np.ones(k), np.full(10 - k + 1, tiny)])
     assert ae.threshold_rank(spec) == k
-    # uniform over k values: exp(entropy) = k; the tiny tail perturbs it by O(tiny * log) only
+    # uniform over k values: exp(entropy) = k
     assert ae.entropy_rank(np.ones(k)) == pytest.approx(k, rel=1e-12)
-    assert ae.entropy_rank(spec) == pytest.approx(k, rel=1e-2)
+    # two-level spectrum (k ones, m values t), closed form: a = 1/(k + m t), b = t a,
+    # H = -k a ln a - m b ln b (b ln b -> 0 at t = 0); exp(H) - k = O(m t ln(1/t)), e.g. 0.0102 at k=1, t=1e-4,
+    # so only the closed form, not k, is a fair reference at rel 1e-9 (float64 logs of O(1) numbers)
+    m, t = 10 - k + 1, tiny
+    a = 1.0 / (k + m * t)
+    b = t * a
+    H = -k * a * math.log(a) - (m * b * math.log(b) if b > 0 else 0.0)
+    assert ae.entropy_rank(spec) == pytest.approx(math.exp(H), rel=1e-9)
 
 
 def test_mode_ode_symbols_and_form():
