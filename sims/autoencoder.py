@@ -147,19 +147,9 @@ def one_mode_learning_time(depth: int, alpha: float, beta: float, gamma: float, 
     fs0 = ae.orthogonal_mode_factors(depth, alpha, beta, gamma, p0)
     if float(gamma) * p0 >= p:
         return 0.0
-    shapes, sizes = [f.shape for f in fs0], [f.size for f in fs0]
     cov = np.zeros((3, 3))
     cov[0, 0] = 1.0
-
-    def unpack(y):
-        out, i = [], 0
-        for sh, n in zip(shapes, sizes):
-            out.append(y[i:i + n].reshape(sh))
-            i += n
-        return out
-
-    def rhs(_t, y):
-        return np.concatenate([g.ravel() for g in ae.matrix_gradients(unpack(y), cov)])
+    rhs, y0, unpack = ae.matrix_flow(fs0, cov)
 
     def gain(_t, y):
         out = unpack(y)[0][:, 0]
@@ -169,8 +159,7 @@ def one_mode_learning_time(depth: int, alpha: float, beta: float, gamma: float, 
 
     gain.terminal, gain.direction = True, 1
     t_end = horizon * ae.time_to_learn(depth, 1.0, p0, p)
-    _, sol = _ode.solve(rhs, np.concatenate([f.ravel() for f in fs0]), [0.0, t_end], events=gain,
-                        rtol=1e-9, atol=1e-12 * p0)
+    _, sol = _ode.solve(rhs, y0, [0.0, t_end], events=gain, rtol=1e-9, atol=1e-12 * p0)
     hits = sol.t_events[0]
     return float(hits[0]) if len(hits) else math.inf
 

@@ -42,20 +42,7 @@ def _product(fs):
 
 
 def _integrate_matrix_flow(fs0, cov, times):
-    shapes = [f.shape for f in fs0]
-    sizes = [int(np.prod(sh)) for sh in shapes]
-
-    def unpack(y):
-        out, i = [], 0
-        for sh, n in zip(shapes, sizes):
-            out.append(y[i:i + n].reshape(sh))
-            i += n
-        return out
-
-    def rhs(t, y):
-        return np.concatenate([g.ravel() for g in ae.matrix_gradients(unpack(y), cov)])
-
-    y0 = np.concatenate([f.ravel() for f in fs0])
+    rhs, y0, unpack = ae.matrix_flow(fs0, cov)
     ys = _ode.solve(rhs, y0, times, rtol=1e-11, atol=1e-13)
     return [unpack(y) for y in ys]
 
@@ -431,23 +418,13 @@ def test_misaligned_gain_aligned_limit_and_expectation():
 # --------------------------------------------------------------------------- exact one-mode reduction (N >= 3)
 def _crossing_time(fs, cov, u, horizon, level=0.5):
     """Full matrix flow of `fs` under `cov`: first time u^T A u reaches `level` (terminal event)."""
-    shapes, sizes = [f.shape for f in fs], [f.size for f in fs]
-
-    def unpack(y):
-        out, i = [], 0
-        for sh, n in zip(shapes, sizes):
-            out.append(y[i:i + n].reshape(sh))
-            i += n
-        return out
-
-    def rhs(t, y):
-        return np.concatenate([g.ravel() for g in ae.matrix_gradients(unpack(y), cov)])
+    rhs, y0, unpack = ae.matrix_flow(fs, cov)
 
     def ev(t, y):
         return u @ _product(unpack(y)) @ u - level
 
     ev.terminal, ev.direction = True, 1
-    _, sol = _ode.solve(rhs, np.concatenate([f.ravel() for f in fs]), [0.0, horizon], events=ev, rtol=1e-10, atol=1e-14)
+    _, sol = _ode.solve(rhs, y0, [0.0, horizon], events=ev, rtol=1e-10, atol=1e-14)
     assert len(sol.t_events[0]), "mode not learned within the horizon"
     return float(sol.t_events[0][0])
 
@@ -549,3 +526,18 @@ def first_crossing_np(T, y, level):
     k = int(np.argmax(y >= level))
     assert k > 0
     return T[k - 1] + (level - y[k - 1]) / (y[k] - y[k - 1]) * (T[k] - T[k - 1])
+
+
+def test_matrix_flow_packing_round_trips_and_matches_gradients():
+    """matrix_flow packs the factors and returns matrix_gradients (the flow the proofs check) on them."""
+    rng = np.random.default_rng(7)
+    fs = [rng.normal(size=(3, 5)), rng.normal(size=(3, 3)), rng.normal(size=(5, 3))]
+    cov = np.diag(rng.uniform(0.1, 2.0, 5))
+    rhs, y0, unpack = ae.matrix_flow(fs, cov)
+    assert y0.shape == (15 + 9 + 15,)
+    for a, b in zip(unpack(y0), fs):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(unpack(rhs(0.0, y0)), ae.matrix_gradients(fs, cov)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="cov"):
+        ae.matrix_flow(fs, np.eye(4))

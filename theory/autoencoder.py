@@ -54,7 +54,7 @@ __all__ = [
     "P", "s", "t",
     "n_factors", "mode_model", "mode_loss", "mode_ode", "mode_rhs",
     "logistic_gain", "time_to_learn", "time_to_learn_asymptotic", "learning_order", "learned_rank",
-    "matrix_loss", "matrix_gradients", "balancedness",
+    "matrix_loss", "matrix_gradients", "matrix_flow", "balancedness",
     "kaiming_uniform_variance", "fuss_catalan", "default_init_moment", "default_init_scale",
     "default_init_spread", "default_init_edge", "default_init_gain", "orthogonal_init_spectrum",
     "misaligned_gain", "orthogonal_effective_gain",
@@ -396,6 +396,35 @@ def matrix_gradients(factors: Sequence[np.ndarray], cov: np.ndarray) -> list[np.
         below = _product(fs[:k]) if k > 0 else np.eye(fs[0].shape[1])
         out.append(above.T @ G @ below.T)
     return out
+
+
+def matrix_flow(factors: Sequence[np.ndarray], cov: np.ndarray):
+    r"""The full matrix flow of :func:`matrix_gradients` on one flat vector, for
+    :func:`sims._ode.solve` (``solve_ivp``).
+
+    Args:
+        factors: initial ``[E, W_1, ..., W_L, D]`` (their shapes fix the packing).
+        cov: ``(d, d)`` data covariance.
+
+    Returns:
+        ``(rhs, y0, unpack)``: ``rhs(t, y)`` the packed flow, ``y0`` the packed ``factors``, and
+        ``unpack(y)`` the list of factor matrices of a packed vector.
+
+    Raises:
+        ValueError: on shapes (checked once here, before any integration).
+    """
+    fs = _chain(factors)
+    matrix_gradients(fs, cov)  # shape checks, eagerly
+    shapes = [f.shape for f in fs]
+    ends = np.cumsum([f.size for f in fs])[:-1]
+
+    def unpack(y):
+        return [part.reshape(sh) for part, sh in zip(np.split(np.asarray(y), ends), shapes)]
+
+    def rhs(_t, y):
+        return np.concatenate([g.ravel() for g in matrix_gradients(unpack(y), cov)])
+
+    return rhs, np.concatenate([f.ravel() for f in fs]), unpack
 
 
 def balancedness(factors: Sequence[np.ndarray]) -> list[np.ndarray]:
