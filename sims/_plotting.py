@@ -21,6 +21,7 @@ min..max or a quantile range over seeds); within a family, darker = larger param
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pathlib
 from collections.abc import Sequence
@@ -198,12 +199,18 @@ def save(fig: Figure, outdir: str | os.PathLike, stem: str, *, formats: Sequence
     if not formats or formats[0] != "png":
         raise ValueError(f"save: formats must start with 'png', got {formats!r}")
     outdir = pathlib.Path(outdir)
+    # fontTools, subsetting the bundled DejaVu fonts into a PDF, warns that their zero 'created'/'modified'
+    # timestamps "seem very low" (twice per figure): harmless noise in every report log, silenced here only
+    fonttools = logging.getLogger("fontTools")
+    level = fonttools.level
+    fonttools.setLevel(logging.ERROR)
     try:
         for fmt in formats:
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, dpi=150, metadata={"Software": "theorylab"} if fmt == "png" else None)
             atomic_write(outdir / f"{stem}.{fmt}", buf.getvalue())
     finally:
+        fonttools.setLevel(level)
         import sys
 
         if "matplotlib.pyplot" in sys.modules:
