@@ -19,6 +19,7 @@ non-commutative products, and the numeric stage substitutes random ``n x n`` mat
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
@@ -63,12 +64,31 @@ class Step:
 
 @dataclasses.dataclass(frozen=True)
 class Proof:
-    """A named derivation: an ordered list of steps, from one paper."""
+    """A named derivation: an ordered list of steps, from one paper.
+
+    Attributes:
+        paper: the paper module (``"jepa"``, ``"rasp"``, ...).
+        title: a short title.
+        steps: the checked steps, in order.
+        statement: what is proved, in words a researcher of the field reads (with the math).
+        id: a stable identifier ``"<paper>.<short-name>"`` that claim records link to (defaults to the
+            paper plus a slug of the title).
+        assumptions: the hypotheses the derivation uses, one sentence each.
+        claims: ids of the claim records (``"<experiment>.<claim>"``) this derivation backs.
+    """
 
     paper: str
     title: str
     steps: Sequence[Step]
     statement: str = ""
+    id: str = ""
+    assumptions: Sequence[str] = ()
+    claims: Sequence[str] = ()
+
+    def __post_init__(self):
+        if not self.id:
+            slug = re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_")[:60]
+            object.__setattr__(self, "id", f"{self.paper}.{slug}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
-__all__ = ["Claim", "Config", "Experiment", "RunContext", "register", "registry", "get", "SCALES"]
+__all__ = ["KINDS", "Claim", "Config", "Experiment", "RunContext", "register", "registry", "get", "SCALES"]
 
 SCALES = ("quick", "default", "paper")
 
@@ -43,18 +43,32 @@ def _jsonable(x):
     return x
 
 
+KINDS = ("claim", "check")
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """A theory prediction checked against a measurement.
+    """One record of an experiment's evidence: a prediction checked against a measurement.
 
     Attributes:
-        id: stable identifier, ``"<experiment>.<short-name>"``.
-        statement: the claim in words (what the paper predicts).
+        id: stable identifier, ``"<experiment>.<short-name>"``; the same key names the proof, tests and
+            figure behind the record (see ``links``).
+        statement: the claim in plain words, for a reader who has not read the paper.
         predicted: the predicted value (number, list, or a short string such as ``"A before B"``).
         measured: the measured value, same kind as ``predicted``.
-        tolerance: the allowed discrepancy, a number or a description (``"sign"``, ``"order"``).
+        tolerance: the allowed discrepancy, a number or a description (``"sign"``, ``"order"``); say in
+            ``statement`` or ``detail`` whether a number is absolute or relative.
         holds: whether the measurement agrees with the prediction within the tolerance.
         details: anything else worth keeping (per-seed values, spreads, units).
+        kind: ``"claim"`` -- a prediction of the paper or of the theory that the measurement could
+            refute -- or ``"check"`` -- a consistency check that holds by construction (an identity
+            evaluated numerically). They are counted separately.
+        links: ``{"theory": [dotted names], "proof": proof id, "tests": [pytest node ids],
+            "figures": [figure names]}`` -- the evidence behind the record.
+        finding: required when the record does not hold: what was measured, why it departs from the
+            prediction, and whether that is a departure from the paper, a limit of the scale, or an open
+            question.
+        detail: the technical statement (notation, protocol), shown on demand beside ``statement``.
     """
 
     id: str
@@ -64,10 +78,20 @@ class Claim:
     tolerance: Any
     holds: bool
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    kind: str = "claim"
+    links: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    finding: str = ""
+    detail: str = ""
 
     def __post_init__(self):
         if not isinstance(self.holds, bool):
             object.__setattr__(self, "holds", bool(self.holds))
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r} (claim {self.id!r})")
+        bad = sorted(set(self.links) - {"theory", "proof", "tests", "figures"})
+        if bad:
+            raise ValueError(f"links: unknown key(s) {bad} in claim {self.id!r}; "
+                             "allowed: theory, proof, tests, figures")
 
     def to_dict(self) -> dict:
         return _jsonable(dataclasses.asdict(self))
