@@ -22,7 +22,7 @@ Example::
 """
 
 from . import library, programs
-from .check import check, operations, size
+from .check import check, operations, parts, size
 from .core import (
     EQ,
     FALSE,
@@ -77,5 +77,5 @@ __all__ = [
     "kqv", "sel_width", "EQ", "NEQ", "LT", "LEQ", "GT", "GEQ", "TRUE", "FALSE", "run", "generate", "evaluate",
     "MAX_LEN", "shift_right", "cumsum", "where", "mask", "maximum", "minimum", "num_prev", "has_seen", "firsts",
     "lasts", "index_select", "first_true", "induct_kqv", "induct", "induct_prev", "argmax", "argmin", "binary_mode",
-    "library", "programs", "addition_prompt", "addition_answer", "check", "size", "operations",
+    "library", "programs", "addition_prompt", "addition_answer", "check", "size", "operations", "parts",
 ]

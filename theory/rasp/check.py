@@ -38,7 +38,7 @@ import numpy as np
 from .core import BUILTIN_PREDICATES, SOp, _Node, _sop
 from .library import NULL
 
-__all__ = ["check", "size", "POSITION_PROBE", "VALUE_PROBE", "operations"]
+__all__ = ["check", "size", "POSITION_PROBE", "VALUE_PROBE", "operations", "parts"]
 
 POSITION_PROBE = tuple(range(-16, 128))
 """Arguments on which maps of index-derived values are probed."""
@@ -67,6 +67,25 @@ def _walk(program: SOp) -> list[_Node]:
             if id(a) not in seen:
                 stack.append((a, False))
     return order
+
+
+def parts(program: SOp) -> dict[str, SOp]:
+    """The labelled intermediate s-ops of a program (``{label: node}``), e.g. ``parts(count())["count.s"]``.
+
+    Labels are set with :meth:`SOp.named`; identical nodes are shared, so a node built identically by two
+    programs carries the label given last.
+
+    Args:
+        program: an :class:`SOp`.
+
+    Returns:
+        The labelled s-op nodes reachable from ``program``, arguments before users.
+
+    Raises:
+        TypeError: ``program`` is not an s-op.
+    """
+    _sop("program", program)
+    return {n.label: n for n in _walk(program) if isinstance(n, SOp) and n.label and n.kind not in ("tokens", "indices")}
 
 
 def operations(program: SOp) -> dict[str, int]:
