@@ -377,6 +377,19 @@ def test_check_rejects_length_and_noncausal_selects():
     assert list(R.run(rev, [1, 2, 3])) == [3, 2, 1] and R.check(rev)
 
 
+def test_contrast_programs_are_correct_but_not_rasp_l():
+    """copy_any copies repeated tokens and parity_plain gives the parity, but both use index arithmetic."""
+    rng = np.random.default_rng(3)
+    for n in range(1, 60):
+        xs = [int(t) for t in rng.integers(1, 4, n)]  # many repeats
+        prompt, ans = [0] + xs + [0], xs + [0]
+        assert teacher_forced(P.copy_any(), prompt, ans) == ans
+        bits = [int(b) for b in rng.integers(0, 2, n)]
+        assert teacher_forced(P.parity_plain(), bits + [P.PARITY_SEP], [sum(bits) % 2, P.PARITY_EOS]) == \
+            [sum(bits) % 2, P.PARITY_EOS]
+    assert R.check(P.copy_any()) and R.check(P.parity_plain())
+
+
 def test_size_counts_primitive_operations():
     assert R.size(P.sort_unique(-7)) == 2  # one head: select + aggr
     assert R.size(R.kqv(x, x, x, R.EQ)) == 2

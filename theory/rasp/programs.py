@@ -16,6 +16,10 @@ prompts) are unspecified.
                    ``h_0 p_0 ... h_{n-1} p_{n-1} EOS`` with running parities :math:`p_t = b_0 \oplus\dots\oplus b_t`.
 =================  ==============================================================================================
 
+Two contrasts are RASP but not RASP-L (:func:`theory.rasp.check` rejects them): ``copy_any()`` copies with
+repeated tokens by index arithmetic (read position :math:`i - q + 1`, :math:`q` the second SEP) and
+``parity_plain()`` (prompt ``b_1 ... b_n SEP``, answer ``p EOS``) counts the ones and takes the count mod 2.
+
 **Addition with index hints** (the format of the paper's official example code): START_PROMPT = -1, PLUS = -2,
 EQUALS = -3, END = -5; both operands zero-padded to :math:`p` = (number of digits of the larger) + 1 digits;
 digit :math:`t` (counted from the most significant, :math:`t = 0..p-1`) is preceded by its hint
@@ -60,7 +64,7 @@ from .library import mode as _lib_mode
 __all__ = [
     "COUNT_START", "COUNT_END", "COPY_SEP", "SORT_SEP", "ADD_START", "ADD_PLUS", "ADD_EQUALS", "ADD_END",
     "HINT_BASE", "PARITY_SEP", "PARITY_EOS", "MAX_DIGITS", "count", "mode", "copy_unique", "sort_unique", "add",
-    "parity", "addition_prompt", "addition_answer", "hint",
+    "parity", "addition_prompt", "addition_answer", "hint", "copy_any", "parity_plain",
 ]
 
 COUNT_START, COUNT_END = -1, -2
@@ -403,3 +407,57 @@ def parity() -> SOp:
     at_bit = tok_map(induct_prev(x, x1, 2), _sep_to_eos).named("parity.at_bit")
     out = where(tok_map(x, _le_hint), at_hint, at_bit)
     return where(tok_map(x, _is_sep), after, out).named("parity.next")
+
+
+# ------------------------------------------------------------------------------------------------ contrasts (not RASP-L)
+
+
+def _sub(a: int, b: int) -> int:
+    return a - b
+
+
+def _is_copy_sep(v: int) -> int:
+    return int(v == COPY_SEP)
+
+
+def _is_one(v: int) -> int:
+    return int(v == 1)
+
+
+def _mod2(v: int) -> int:
+    return v % 2
+
+
+def copy_any() -> SOp:
+    """Copy with repeated tokens by index arithmetic: not RASP-L (``check`` rejects it).
+
+    On ``SEP x_1 ... x_n SEP`` (any tokens >= 1, repeats allowed) the prediction at position :math:`i` is
+    :math:`x` at :math:`i - q + 1` with :math:`q` the last SEP, a difference of two positions -- the index
+    arithmetic RASP-L forbids. Correct for every length, but no short RASP-L program is known for the task.
+
+    Returns:
+        The program.
+
+    Paper: Zhou et al. 2024 (copy with repeated tokens, the paper's example of a task without a short RASP-L
+    program; this RASP program is written here as the contrast).
+    """
+    q = lasts(tokens, full(COPY_SEP)).named("copy_any.last_sep")
+    offset = seq_map(indices, q, _sub).named("copy_any.i-q")
+    return index_select(tokens, tok_map(offset, _add_const(1))).named("copy_any.next")
+
+
+def parity_plain() -> SOp:
+    """Plain parity (prompt ``b_1 ... b_n SEP``, answer ``p EOS``) by counting: not RASP-L.
+
+    At SEP the prediction is (number of ones so far) mod 2 -- a map of a count that is neither a shift nor a
+    comparison, which ``check`` rejects; at the answer bit it is EOS.
+
+    Returns:
+        The program.
+
+    Paper: Zhou et al. 2024 (parity without scratchpad, a task without a short RASP-L program; this RASP program is
+    written here as the contrast).
+    """
+    ones = cumsum(tok_map(tokens, _is_one)).named("parity_plain.ones")
+    par = tok_map(ones, _mod2).named("parity_plain.mod2")
+    return where(tok_map(tokens, _is_sep), par, full(PARITY_EOS)).named("parity_plain.next")
