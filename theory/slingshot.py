@@ -412,18 +412,24 @@ def toy_time_to_margin(z, *, optimizer: Literal["gd", "adam"] = "adam", lr: floa
     :math:`[(1+\varepsilon/x)(z-z_0)+(\varepsilon/x)(e^z-e^{z_0})]/(x\eta)`. Derived here.
 
     Args:
-        z: target margin(s) >= z0 and <= 700 (scalar or array); other args as in :func:`toy_margin`.
+        z: target margin(s) >= z0 (and <= 700 unless ``optimizer="adam"`` with ``eps = 0``: e^z would
+            overflow); other args as in :func:`toy_margin`.
 
     Returns:
         float64 array of the shape of ``z``.
 
     Raises:
-        TypeError, ValueError: bad arguments (``z < z0`` or ``z > 700``).
+        TypeError, ValueError: bad arguments (``z < z0``, or ``z > 700`` where e^z enters).
     """
     z = array("z", z, ndim=None)
     optimizer, lr, x, eps, z0 = _toy_args(lr, x, eps, z0, optimizer)
-    if np.any(z < z0) or np.any(z > 700):
-        raise ValueError(f"z must lie in [z0, 700] = [{z0}, 700], got range [{z.min()!r}, {z.max()!r}]")
+    linear = optimizer == "adam" and eps == 0.0
+    if np.any(z < z0) or (not linear and np.any(z > 700)):
+        top = "inf" if linear else "700"
+        raise ValueError(f"z must lie in [z0, {top}] = [{z0}, {top}] (e^z overflows beyond 700), "
+                         f"got range [{z.min()!r}, {z.max()!r}]")
+    if linear:
+        return (z - z0) / (x * lr)
     if optimizer == "gd":
         return (z - z0 + np.exp(z) - math.exp(z0)) / (x * x * lr)
     return ((1 + eps / x) * (z - z0) + (eps / x) * (np.exp(z) - math.exp(z0))) / (x * lr)
@@ -431,14 +437,15 @@ def toy_time_to_margin(z, *, optimizer: Literal["gd", "adam"] = "adam", lr: floa
 
 @dataclasses.dataclass(frozen=True)
 class SignRegimeEnd:
-    """Where Adam's sign regime ends on the logistic toy (see :func:`sign_regime_end`).
+    r"""Where Adam's sign regime ends on the logistic toy (see :func:`sign_regime_end`).
 
     Attributes:
         grad: gradient magnitude at the end, :math:`|g^*|`.
         margin: the margin :math:`z^*`; loss: the loss :math:`L^*`.
         step: the steady per-step parameter change in the sign regime (``adam_tail_rate``; ``lr`` when
             the moments are instantaneous).
-        time: steps to reach :math:`z^*` from ``z0`` at that rate (linear phase; None if ``z0 >= z*``).
+        time: steps to reach :math:`z^*` from ``z0``: the quasi-static flow of :class:`LogisticToy` with the
+            lagged step, :math:`\dot w=s|g|/(|g|+|g^*|)` (exact for ``b1 = b2 = 0``; None if ``z0 >= z*``).
     """
 
     grad: float
@@ -458,7 +465,9 @@ def sign_regime_end(eps: float, *, x: float = 1.0, lr: float = 1e-3, b1: float =
     regime the gradient decays geometrically and :math:`\sqrt{\hat v}=c_v|g|` with
     :math:`c_v=\sqrt{(1-\beta_2)/(1-\beta_2e^{2xs})}` (see :func:`adam_tail_rate`), so
     :math:`|g^*|=\varepsilon/c_v` (the end comes at a smaller gradient, hence a smaller loss).
-    :math:`L^*=-\log(1-|g^*|/x)`, :math:`z^*=\log(x/|g^*|-1)`.
+    :math:`L^*=-\log(1-|g^*|/x)`, :math:`z^*=\log(x/|g^*|-1)`. In the lagged state the step is
+    :math:`\eta c_m|g|/(c_v|g|+\varepsilon)=s\,|g|/(|g|+|g^*|)`: the quasi-static flow with rate s and
+    :math:`\varepsilon` replaced by :math:`|g^*|`, which gives the time to the end.
 
     Args:
         eps: Adam's :math:`\varepsilon`, ``0 < eps < x`` (for eps >= x the toy never enters the sign regime).
@@ -481,7 +490,8 @@ def sign_regime_end(eps: float, *, x: float = 1.0, lr: float = 1e-3, b1: float =
     gs = eps / cv
     zs = math.log(x / gs - 1)
     loss = -math.log1p(-gs / x)
-    return SignRegimeEnd(gs, zs, loss, s, (zs - z0) / (x * s) if zs > z0 else None)
+    t_end = float(toy_time_to_margin(zs, optimizer="adam", lr=s, eps=gs, x=x, z0=z0)) if zs > z0 else None
+    return SignRegimeEnd(gs, zs, loss, s, t_end)
 
 
 def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: float = 1.0) -> float:
@@ -1044,16 +1054,18 @@ def _clusters(idx: np.ndarray, steps: np.ndarray, gap: float) -> list[np.ndarray
 
 def detect_slingshots(steps, loss, norm, val_acc=None, *, spike_factor: float = 100.0, spike_window: float = 200,
                       loss_floor: float = 1e-4, merge_gap: float = 50, growth_factor: float = 5.0,
-                      growth_window: float = 1000, min_growth_rate: float = 1e-4, onset_max_loss: float = 1e-2,
-                      plateau_tol: float = 0.01, plateau_len: float = 1000, grok_threshold: float = 0.9,
-                      grok_window: float = 2000) -> SlingshotEvents:
+                      growth_window: float = 1000, rate_window: float = 50, min_growth_rate: float = 1e-4,
+                      onset_max_loss: float = 1e-2, plateau_tol: float = 0.01, plateau_len: float = 1000,
+                      grok_threshold: float = 0.9, grok_window: float = 2000) -> SlingshotEvents:
     r"""Find slingshots in recorded training traces (the package's operational definition).
 
     The paper describes a slingshot in words ("a period of rapid growth of the last layer weights, an ensuing
     training loss spike, and a norm plateau", Thilak et al. 2022, Fig. 1) and gives no formula. This
     definition is this package's:
 
-    * **onset (phase A)**: with :math:`r_i=(\log\|W\|_{i+1}-\log\|W\|_i)/(t_{i+1}-t_i)`, record i is an onset
+    * **onset (phase A)**: with the growth rate over the preceding ``rate_window`` steps,
+      :math:`r_i=(\log\|W\|_i-\log\|W\|_{i'})/(t_i-t_{i'})`, :math:`t_{i'}` the first record at or after
+      :math:`t_i-` ``rate_window`` (smoothing out record-to-record noise), record i is an onset
       candidate when :math:`r_i>` ``growth_factor`` :math:`\times\max(0,\mathrm{median}\{r_j: t_i-`
       ``growth_window`` :math:`\le t_j<t_i\})`, :math:`r_i>` ``min_growth_rate`` and the loss is at most
       ``onset_max_loss`` (growth *after* the data are fit); an onset is the first record of a run of
@@ -1103,6 +1115,7 @@ def detect_slingshots(steps, loss, norm, val_acc=None, *, spike_factor: float = 
     merge_gap = real("merge_gap", merge_gap, low=0.0)
     growth_factor = real("growth_factor", growth_factor, low=1.0)
     growth_window = real("growth_window", growth_window, low=0.0, low_open=True)
+    rate_window = real("rate_window", rate_window, low=0.0, low_open=True)
     min_growth_rate = real("min_growth_rate", min_growth_rate, low=0.0)
     onset_max_loss = real("onset_max_loss", onset_max_loss, low=0.0, finite=False)
     plateau_tol = real("plateau_tol", plateau_tol, low=0.0, low_open=True, high=1.0, high_open=True)
@@ -1121,8 +1134,13 @@ def detect_slingshots(steps, loss, norm, val_acc=None, *, spike_factor: float = 
         spikes.append(Spike(int(steps[c[0]]), int(steps[pk]), float(loss[pk]), ratio, int(c.size)))
 
     # onsets
-    r = np.diff(np.log(norm)) / np.diff(steps)
-    cand = np.flatnonzero((r > min_growth_rate) & (loss[:-1] <= onset_max_loss))
+    lg = np.log(norm)
+    back = np.searchsorted(steps, steps - rate_window, side="left")  # record at or just after t_i - rate_window
+    span = steps - steps[back]
+    r = np.zeros(n)
+    has = span > 0
+    r[has] = (lg[has] - lg[back[has]]) / span[has]
+    cand = np.flatnonzero(has & (r > min_growth_rate) & (loss <= onset_max_loss))
     ok = []
     for i in cand:
         j0 = int(np.searchsorted(steps, steps[i] - growth_window, side="left"))
