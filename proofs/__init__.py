@@ -10,7 +10,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._core import Proof, ProofResult, Step, StepResult, check_proof, check_step, format_table, run_all, to_latex, to_markdown
+from ._core import (
+    Proof,
+    ProofResult,
+    Step,
+    StepResult,
+    check_proof,
+    check_step,
+    format_table,
+    run_all,
+    to_latex,
+    to_markdown,
+)
 
 __all__ = [
     "Proof", "ProofResult", "Step", "StepResult", "check_proof", "check_step", "format_table", "run_all",

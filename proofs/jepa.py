@@ -10,7 +10,6 @@ from __future__ import annotations
 import sympy as sp
 
 from theory import jepa as J
-from theory.deeplinear import s as S
 
 from ._core import Proof, Step
 

@@ -1,16 +1,35 @@
-"""Numerics: ODE integration, JAX training, experiments (one module per paper), runs and report.
+"""Numerics: experiments (one module per paper) on shared machinery.
 
-``python -m sims list | run NAME | report | bench``. Experiment modules register themselves; the
-shared machinery lives in private modules (``_ode``, ``_train``, ``_networks``, ``_data``,
-``_plotting``, ``_store``, ``_runner``, ``_executor``, ``_report``, ``_bench``).
+* :mod:`sims.harness`: how runs happen (experiment contract, runner, run store, executors, report,
+  plotting style, bench, the ``python -m sims`` command line).
+* :mod:`sims.substrate`: what runs (ODE solving, the one training loop, networks, data, measurements).
+* ``sims/<paper>.py``: one experiment per paper, registered at import; experiments never import each
+  other -- what two share lives in the substrate.
+
+``python -m sims list | run NAME | report | bench``.
 """
 
-from ._experiment import SCALES, Claim, Config, Experiment, RunContext, get, register, registry
-from ._bench import BenchResult, register_bench, timeit
-from ._executor import make_executor
-from ._report import write_report
-from ._runner import RunRecord, SweepError, reanalyse, run_experiment
+from .harness import (
+                      KINDS,
+                      SCALES,
+                      BenchResult,
+                      Claim,
+                      Config,
+                      Experiment,
+                      RunContext,
+                      RunRecord,
+                      SweepError,
+                      get,
+                      make_executor,
+                      reanalyse,
+                      register,
+                      register_bench,
+                      registry,
+                      run_experiment,
+                      timeit,
+                      write_report,
+)
 
-__all__ = ["SCALES", "Claim", "Config", "Experiment", "RunContext", "get", "register", "registry",
+__all__ = ["KINDS", "SCALES", "Claim", "Config", "Experiment", "RunContext", "get", "register", "registry",
            "run_experiment", "reanalyse", "RunRecord", "SweepError", "make_executor", "write_report",
            "register_bench", "BenchResult", "timeit"]

@@ -5,7 +5,7 @@ predictions are those derived in :mod:`theory.autoencoder`).
 
 **Linear part.** Synthetic data of rank ``r`` (variances :math:`s_1 > \dots > s_r`) plus isotropic noise;
 linear autoencoders :math:`\hat x = D W_L\cdots W_1 E x` with bottleneck depths ``L`` trained by full-batch
-gradient descent (``sims._train.fit``, all conditions and seeds of one depth in one vmapped program) on the
+gradient descent (``sims.substrate.train.fit``, all conditions and seeds of one depth in one vmapped program) on the
 sample covariance. Five conditions per depth:
 
 * ``aligned``: balanced aligned initialisation at end-to-end gain ``p0`` (the exact setting of the per-mode
@@ -47,8 +47,8 @@ import numpy as np
 
 from theory import autoencoder as ae
 
-from ._experiment import Claim, Config, Experiment, register
-from ._measure import first_crossing
+from .harness.experiment import Claim, Config, Experiment, register
+from .substrate.measure import first_crossing
 
 __all__ = ["AutoencoderConfig", "AutoencoderExperiment", "CONDITIONS", "one_mode_learning_time", "orthogonal_mean_time"]
 
@@ -139,10 +139,10 @@ def one_mode_learning_time(depth: int, alpha: float, beta: float, gamma: float, 
     r"""Time (unit variance; divide by ``s``) for one data mode's gain :math:`u^\top A u` to reach ``p`` in
     the full matrix flow from a balanced scaled-orthogonal init with invariants ``(alpha, beta, gamma)``
     (:func:`theory.autoencoder.orthogonal_invariants`): the exact one-mode reduction
-    :func:`theory.autoencoder.orthogonal_mode_factors` integrated by :func:`sims._ode.solve` with a
+    :func:`theory.autoencoder.orthogonal_mode_factors` integrated by :func:`sims.substrate.ode.solve` with a
     terminal event. ``inf`` if not reached within ``horizon`` times the aligned time from ``p0``
     (a start on or next to the saddle, e.g. gamma = -sqrt(alpha beta) with alpha = beta)."""
-    from . import _ode
+    from .substrate import ode as _ode
 
     fs0 = ae.orthogonal_mode_factors(depth, alpha, beta, gamma, p0)
     if float(gamma) * p0 >= p:
@@ -201,13 +201,13 @@ def _paired_orthogonal_init(key, d: int, m: int, depth: int, p0: float) -> dict:
     same at every depth for a given ``key``: :math:`E_o`, :math:`D_o` and the bottleneck product
     :math:`O = O_L\cdots O_1` (Haar) come from depth-independent keys, :math:`O_1..O_{L-1}` are free Haar
     layers and :math:`O_L = O\,(O_{L-1}\cdots O_1)^\top`. Each depth's init is marginally the independent-Haar
-    one (:func:`sims._networks.linear_ae_init` ``kind="orthogonal"``: the product of independent Haar
+    one (:func:`sims.substrate.networks.linear_ae_init` ``kind="orthogonal"``: the product of independent Haar
     layers is Haar); sharing :math:`A(0)/p_0` across depths pairs the depth comparison (common random
     numbers), so the collapse claim is not swamped by seed-to-seed scatter of the init."""
     import jax
     import jax.numpy as jnp
 
-    from ._networks import _haar_orthogonal
+    from .substrate.networks import _haar_orthogonal
 
     kE, kD, kO, kfree = jax.random.split(key, 4)
     c = float(p0) ** (1.0 / (depth + 2))
@@ -230,7 +230,10 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
     import jax.numpy as jnp
     import optax
 
-    from . import _data, _networks, _ode, _train
+    from .substrate import data as _data
+    from .substrate import networks as _networks
+    from .substrate import ode as _ode
+    from .substrate import train as _train
 
     L, d, m = cfg["depth"], cfg["d"], cfg["m"]
     var = np.asarray(cfg["variances"])
@@ -308,9 +311,9 @@ def _linear_unit(cfg: Mapping, seeds) -> list[dict]:
     excess_tol = np.array([evals[i // len(CONDITIONS)][r - 1] / 8 for i in range(len(params))])
     final_params, final = res.params, {f: v[:, -1] for f, v in recs.items()}
     extra = np.zeros(len(params), int)
+    last_loss = losses[:, -1]
     for _ in range(int(cfg.get("extend", 0))):
-        todo = losses[:, -1] if not extra.any() else last_loss
-        pending = todo - plateau > excess_tol
+        pending = last_loss - plateau > excess_tol
         if not pending.any():
             break
         more = _train.fit(loss_fn, final_params, optax.sgd(1.0), steps=steps, data=batch, record_every=steps,
@@ -356,7 +359,9 @@ def _digits_unit(cfg: Mapping, seeds) -> list[dict]:
     import optax
     from sklearn.linear_model import LogisticRegression
 
-    from . import _data, _networks, _train
+    from .substrate import data as _data
+    from .substrate import networks as _networks
+    from .substrate import train as _train
 
     L, m, h = cfg["depth"], cfg["latent"], cfg["hidden"]
     xtr, ytr, xte, yte = _data.digits(seed=0)
@@ -701,7 +706,7 @@ class AutoencoderExperiment(Experiment):
 
     # ------------------------------------------------------------------ plots
     def plots(self, config: AutoencoderConfig, results: Mapping[str, Any], outdir) -> list:
-        from . import _plotting as P
+        from .harness import plotting as P
 
         steps = np.asarray(results["steps"])
         lin = results["linear"]

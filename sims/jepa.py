@@ -7,20 +7,20 @@ Features (``lam``, ``rho``), each learned by its own deep linear network:
 * (c) order inversion: A = (1, 0.5) (noisy, high covariance, low influence) against B = (0.7, 1.2).
 
 **Theory.** Per-mode ODE curves from :mod:`theory.jepa` integrated in one diffrax batch
-(:func:`sims._ode.solve_batch`), hitting times from :func:`theory.jepa.time_to_learn`; a theory-only
+(:func:`sims.substrate.ode.solve_batch`), hitting times from :func:`theory.jepa.time_to_learn`; a theory-only
 sweep (per-mode ODE integration against the closed forms) of the critical depth against eps and of
 the rho-spread against depth at eps = 1e-3.
 
 **Experiment.** For each feature and seed: ``n_samples`` pairs from the static-views model
-(:func:`sims._data.static_views`; view noise in every feature), a balanced initialisation
-(:func:`sims._networks.deep_linear_init`), and full-batch gradient descent (``optax.sgd(eta)``, the
-Euler discretisation of gradient flow, time ``t = eta * step``) through :func:`sims._train.fit`,
+(:func:`sims.substrate.data.static_views`; view noise in every feature), a balanced initialisation
+(:func:`sims.substrate.networks.deep_linear_init`), and full-batch gradient descent (``optax.sgd(eta)``, the
+Euler discretisation of gradient flow, time ``t = eta * step``) through :func:`sims.substrate.train.fit`,
 all features and seeds vmapped in one call. The loss is quadratic, so full-batch descent on the sample
-is computed exactly from its second moments (:func:`sims._data.moments`). Why one network per feature
+is computed exactly from its second moments (:func:`sims.substrate.data.moments`). Why one network per feature
 rather than one ``d x d`` network on a joint sample: see :func:`train_modes`.
 
 The B feature needs ``rho > 1``, which the plain static-views model (``rho <= 1``) cannot produce; the
-target view then carries a gain (:func:`_gain`, documented in :func:`sims._data.static_views`). The
+target view then carries a gain (:func:`_gain`, documented in :func:`sims.substrate.data.static_views`). The
 feature set, depths and ``eps`` were chosen with :mod:`theory.jepa` so that the inversion happens at
 a depth a CPU can train in minutes (reference note §6: at ``eps = 1e-3`` it needs depth 5-6); the
 paper preset (eps = 0.01, depths 1-5, float64) ran in 60 s on an H200.
@@ -29,7 +29,6 @@ paper preset (eps = 0.01, depths 1-5, float64) ran in 60 s on an H200.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -41,16 +40,17 @@ import optax
 
 from theory import jepa as J
 
-from . import _plotting as P
-from ._bench import BenchResult, register_bench, timeit
-from ._data import moments, static_views
-from ._experiment import Claim, Config, Experiment, register
-from ._measure import first_crossing
-from ._networks import deep_linear_init, deep_linear_product
-from ._ode import solve, solve_batch
-from ._train import fit, fit_reference
+from .harness import plotting as P
+from .harness.bench import BenchResult, register_bench, timeit
+from .harness.experiment import Claim, Config, Experiment, register
+from .substrate.data import moments, static_views
+from .substrate.measure import first_crossing
+from .substrate.networks import deep_linear_init, deep_linear_product, jepa_loss
+from .substrate.ode import jepa_mode_trajectories as theory_modes
+from .substrate.ode import solve
+from .substrate.train import fit, fit_reference
 
-__all__ = ["JepaConfig", "JepaExperiment", "jepa_loss", "train_modes", "theory_modes", "hitting_times"]
+__all__ = ["JepaConfig", "JepaExperiment", "hitting_times", "train_modes"]
 
 FEATURES_A = ((0.5, 0.9), (1.0, 0.9), (2.0, 0.9))
 FEATURES_B = ((1.0, 0.5), (1.0, 0.7), (1.0, 0.9), (1.0, 1.2))
@@ -119,19 +119,6 @@ class JepaConfig(Config):
 
 
 # ----------------------------------------------------------------------------- training
-def jepa_loss(params: Mapping[str, Any], batch: Mapping[str, jax.Array], objective: str) -> jax.Array:
-    r"""Population (or full-sample) loss from second moments.
-
-    JEPA: :math:`\tfrac12\mathrm{tr}(P\Sigma_{xx}P^\top) - \mathrm{tr}(T\Sigma_{yx}P^\top) + \tfrac12\mathrm{tr}(T\Sigma_{yy}T^\top)`
-    with :math:`P = V\bar W` and the target :math:`T = \mathrm{SG}(\bar W)`; MAE: the same with :math:`T = I`.
-    Equals :math:`\tfrac12\hat{\mathbb E}\|Px - Ty\|^2` exactly.
-    """
-    wbar = deep_linear_product(params["W"])
-    Pm = params["V"] @ wbar
-    T = jax.lax.stop_gradient(wbar) if objective == "jepa" else jnp.eye(wbar.shape[0], dtype=wbar.dtype)
-    return 0.5 * jnp.trace(Pm @ batch["sxx"] @ Pm.T) - jnp.trace(T @ batch["syx"] @ Pm.T) + 0.5 * jnp.trace(T @ batch["syy"] @ T.T)
-
-
 def _step_size(objective: str, depth: int, feats, eta_max: float) -> float:
     """Largest SGD step kept 4x inside the linear stability limit 2/rate of the fastest mode.
 
@@ -166,7 +153,7 @@ def _train_modes(unit: Mapping[str, Any], seeds: Sequence[int], dtype) -> list[d
     """Train one (objective, depth) deep linear network per feature and seed; a :meth:`RunContext.sweep` unit.
 
     Each feature gets its own network and its own sample (independent features), and all
-    ``features x seeds`` networks train in one vmapped :func:`sims._train.fit` call. (A single
+    ``features x seeds`` networks train in one vmapped :func:`sims.substrate.train.fit` call. (A single
     ``d x d`` network on one joint sample is *not* used: where features share the same rho the JEPA
     fixed points form a continuum, and the O(n^-1/2) sample cross-covariances rotate the learned
     modes by O(1) angles, so the diagonal of ``wbar`` no longer tracks the per-mode ODE. The
@@ -213,7 +200,7 @@ def _train_modes(unit: Mapping[str, Any], seeds: Sequence[int], dtype) -> list[d
 
 
 def _static_views_traced(lam_, rho_, gain_, n: int, key, dtype=jnp.float32):
-    """:func:`sims._data.static_views` for one feature with traced (vmapped) parameters."""
+    """:func:`sims.substrate.data.static_views` for one feature with traced (vmapped) parameters."""
     s = lam_ / gain_
     noise = jnp.maximum(lam_ / rho_ - lam_ / gain_, 0.0)
     k1, k2, k3 = jax.random.split(key, 3)
@@ -224,40 +211,8 @@ def _static_views_traced(lam_, rho_, gain_, n: int, key, dtype=jnp.float32):
 
 
 # ----------------------------------------------------------------------------- theory
-@functools.lru_cache(maxsize=None)
-def _jax_rhs(objective: str, depth: int):
-    """``rhs(t, s, (lam, rho))`` of the per-layer ODE ds/dt (derived in :func:`theory.jepa.layer_ode`),
-    lambdified to jax and cached (so the diffrax solver compiled for it is reused). Integrating the
-    factor ``s`` rather than ``wbar = s^L`` keeps the right-hand side polynomial (no fractional powers)."""
-    import sympy as sp
-
-    from theory.deeplinear import s as s_sym
-
-    f = sp.lambdify((s_sym, J.lam, J.rho), J.layer_ode(objective, depth), "jax")
-
-    def rhs(t, y, args):
-        lam_, rho_ = args
-        return f(y, lam_, rho_)
-
-    return rhs
-
-
-def theory_modes(objective: str, depth: int, feats, eps: float, ts: np.ndarray, *, chunk_size: int | None = None) -> np.ndarray:
-    """Encoder modes ``wbar = s^L`` from the per-layer ODE, one diffrax batch over features (float64),
-    shape (len(feats), len(ts)). ``chunk_size`` solves in chunks of similar stiffness (rate at the plateau)."""
-    rates = np.array([a * b ** (2 * depth - 1) if objective == "jepa" else (depth + 1) * a * b ** ((depth - 1) / (depth + 1))
-                      for a, b in feats])
-    with jax.enable_x64(True):  # float64 theory: arrays must be created inside the context
-        lam_v = jnp.array([a for a, _ in feats], dtype=jnp.float64)
-        rho_v = jnp.array([b for _, b in feats], dtype=jnp.float64)
-        y0 = jnp.full((len(feats), 1), eps ** (1.0 / depth), dtype=jnp.float64)
-        ys = solve_batch(_jax_rhs(objective, depth), y0, (lam_v, rho_v), ts, rtol=1e-9, atol=1e-12,
-                         chunk_size=chunk_size, sort_key=rates)
-    return ys[:, :, 0] ** depth
-
-
 def hitting_times(t: np.ndarray, traj: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """First time each mode reaches its threshold (:func:`sims._measure.first_crossing`).
+    """First time each mode reaches its threshold (:func:`sims.substrate.measure.first_crossing`).
 
     Args:
         t: (R,) times; traj: (..., R, d) trajectories; threshold: (d,).
@@ -523,7 +478,7 @@ def _ode_times(obj: str, L: int, feats, eps: float, p: float, t_pred: np.ndarray
     ts = []
     for (a, b), tp in zip(feats, t_pred):
         target = p * float(J.fixed_point(obj, L).subs(J.rho, b))
-        ev = lambda t, y, target=target: y[0] - target  # noqa: E731
+        ev = lambda t, y, target=target: y[0] - target
         ev.terminal = True
         _, sol = solve(lambda t, y, a=a, b=b: f(y, a, b), [eps], [0.0, 3 * tp], events=ev, rtol=1e-10, atol=1e-14)
         ts.append(float(sol.t_events[0][0]) if sol.t_events[0].size else np.inf)

@@ -10,7 +10,7 @@ Three parts, all computed with :mod:`theory.lidar`:
    encoders (online MLP encoder + MLP predictor against a stop-gradient EMA target, BYOL-style cosine
    loss) on scikit-learn's digits with augmentations (Gaussian noise, 1-pixel shifts, pixel masking),
    sweeping learning rate x EMA rate x predictor depth x mask ratio (24 configurations). All
-   configurations with the same predictor depth train in ONE vmapped :func:`sims._train.fit` (the
+   configurations with the same predictor depth train in ONE vmapped :func:`sims.substrate.train.fit` (the
    hyperparameters are per-member leaves of the parameter pytree). For every checkpoint: LiDAR and
    RankMe (on a fixed set of augmented views of held-out images), alpha-ReQ, and the linear-probe
    accuracy (scikit-learn logistic regression, train split -> test split). Claims: Kendall tau and
@@ -19,7 +19,7 @@ Three parts, all computed with :mod:`theory.lidar`:
 3. **Deep linear JEPA and MAE** (Littwin et al. 2024; the model of :mod:`theory.jepa` and
    :mod:`sims.jepa`) on static views with noisy high-variance and clean low-variance features: LiDAR
    and RankMe of :math:`\bar W x` along training, against the prediction from the per-mode ODE
-   (:func:`sims.jepa.theory_modes`): in the eigenbasis :math:`\Sigma_b = \mathrm{diag}(\bar w^2(s + n_v/q))`,
+   (:func:`sims.substrate.ode.jepa_mode_trajectories`): in the eigenbasis :math:`\Sigma_b = \mathrm{diag}(\bar w^2(s + n_v/q))`,
    :math:`\Sigma_w = \mathrm{diag}(\bar w^2 n_v)+\delta I` and singular values :math:`\propto\bar w\sigma`. With a
    tiny :math:`\delta`, LiDAR is *constant* along training (the encoder is invertible at all times and LiDAR
    is invariant to invertible linear maps) while RankMe follows the learned modes.
@@ -40,12 +40,13 @@ import scipy.stats
 
 from theory import lidar as TL
 
-from . import _plotting as P
-from ._bench import BenchResult, register_bench, timeit
-from ._data import digits, static_noise_for
-from ._experiment import Claim, Config, Experiment, register
-from ._networks import deep_linear_init, deep_linear_product
-from ._train import fit
+from .harness import plotting as P
+from .harness.bench import BenchResult, register_bench, timeit
+from .harness.experiment import Claim, Config, Experiment, register
+from .substrate.data import digits, static_noise_for
+from .substrate.networks import deep_linear_init, deep_linear_product, jepa_loss
+from .substrate.ode import jepa_mode_trajectories
+from .substrate.train import fit
 
 __all__ = ["LidarConfig", "LidarExperiment", "train_digits_family", "deep_linear_unit", "lidar_per_class_loop"]
 
@@ -217,7 +218,7 @@ def _ema_adam() -> optax.GradientTransformation:
     r"""Adam on (encoder, predictor) scaled by the per-member learning rate ``hp.lr``, and the EMA target
     update :math:`\theta_t \leftarrow \tau\theta_t + (1-\tau)\theta_o` with the per-member ``hp.tau``.
 
-    Both hyperparameters are leaves of the parameter pytree, so one compiled :func:`sims._train.fit`
+    Both hyperparameters are leaves of the parameter pytree, so one compiled :func:`sims.substrate.train.fit`
     vmaps over configurations (their gradients are zero; their updates are set to zero)."""
     adam = optax.adam(1.0)
 
@@ -351,7 +352,6 @@ def deep_linear_unit(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict
     Surrogate task: ``n`` clean samples :math:`z_i\\sim N(0, s)` with ``q`` views :math:`z_i+\\xi_{ij}`,
     :math:`\\xi\\sim N(0, n_v)` (the static-views model); embeddings :math:`\\bar W(t)(z_i+\\xi_{ij})`.
     """
-    from .jepa import jepa_loss
 
     lam_v = np.array([f[0] for f in unit["features"]])
     rho_v = np.array([f[1] for f in unit["features"]])
@@ -385,19 +385,18 @@ def deep_linear_unit(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict
 
 def deep_linear_theory(objective: str, depth: int, feats, eps: float, t: np.ndarray, *, q: int, n: int,
                        delta: float, delta_big: float, eps_metric: float) -> dict[str, np.ndarray]:
-    """LiDAR and RankMe predicted from the per-mode ODE :math:`\\bar w_k(t)` (``sims.jepa.theory_modes``).
+    """LiDAR and RankMe predicted from the per-mode ODE :math:`\\bar w_k(t)` (:func:`sims.substrate.ode.jepa_mode_trajectories`).
 
     Expected scatters of the diagonal encoder: :math:`\\Sigma_b = \\mathrm{diag}(\\bar w^2(s+n_v/q))`,
     :math:`\\Sigma_w = \\mathrm{diag}(\\bar w^2 n_v)`, so :math:`\\lambda_k = \\bar w_k^2(s_k+n_{v,k}/q)/(\\bar w_k^2n_{v,k}+\\delta)`;
     singular values of the uncentred embeddings :math:`\\propto\\bar w_k\\sigma_k`, :math:`\\sigma_k^2 = s_k+n_{v,k}`
     (finite-``n`` fluctuations of order :math:`\\sqrt{d/n}` neglected).
     """
-    from .jepa import theory_modes
 
     lam_v = np.array([f[0] for f in feats])
     rho_v = np.array([f[1] for f in feats])
     sig, nv = static_noise_for(lam_v, rho_v)
-    w = np.asarray(theory_modes(objective, depth, feats, eps, np.asarray(t, dtype=float)), dtype=float).T  # (R, d)
+    w = np.asarray(jepa_mode_trajectories(objective, depth, feats, eps, np.asarray(t, dtype=float)), dtype=float).T  # (R, d)
     w2 = w**2
     lid = np.array([TL.entropy_rank(r * (sig + nv / q) / (r * nv + delta), eps=eps_metric) for r in w2])
     lid_big = np.array([TL.entropy_rank(r * (sig + nv / q) / (r * nv + delta_big), eps=eps_metric) for r in w2])

@@ -9,7 +9,7 @@ Three parts, all against :mod:`theory.rft`:
    paper's :math:`6L\,\mathrm{STD}^{2/3}` and the martingale :math:`\sqrt L\,\mathrm{STD}`.
 2. **Flows.** One input, ``K`` labels: expected reward against time for RFT (exact expected-reward ascent)
    and SFT (cross-entropy), from the :func:`theory.rft.flow_ode` ODE (integrated with
-   :func:`sims._ode.solve`) and from gradient ascent on the logits (:func:`sims._train.fit`, SGD step
+   :func:`sims.substrate.ode.solve`) and from gradient ascent on the logits (:func:`sims.substrate.train.fit`, SGD step
    ``eta``: forward Euler in time ``t = eta * step``); the time to reach the target against the initial
    STD on log axes, with the predicted :math:`\mathrm{STD}_0^{-2}` and :math:`\ln(1/\mathrm{STD}_0)` laws.
 3. **The controlled experiment** of the paper (Section 4.2) on scikit-learn's digits with a small JAX MLP:
@@ -17,7 +17,7 @@ Three parts, all against :mod:`theory.rft`:
    others, fixed per class); 10% of the training inputs get a new label outside their 5; finetuning by
    exact expected-reward ascent (reward +1 correct, -1 otherwise, no sampling), by SFT, and by a short SFT
    phase on 1% of the inputs (class-stratified) followed by RFT. All seeds train in one vmapped
-   :func:`sims._train.fit` per phase. Also the per-input bound
+   :func:`sims.substrate.train.fit` per phase. Also the per-input bound
    :math:`\|\nabla_\theta V_i\| \le \gamma_i\,\mathrm{STD}_i` (``L = 1``, :math:`\gamma_i` the spectral norm of the
    network's logit Jacobian at input :math:`i`), checked on every training input of the real network.
 
@@ -54,13 +54,13 @@ import optax
 
 from theory import rft as T
 
-from . import _plotting as P
-from ._bench import BenchResult, register_bench, timeit
-from ._data import digits
-from ._experiment import Claim, Config, Experiment, register
-from ._measure import first_crossing
-from ._ode import solve
-from ._train import fit
+from .harness import plotting as P
+from .harness.bench import BenchResult, register_bench, timeit
+from .harness.experiment import Claim, Config, Experiment, register
+from .substrate.data import digits
+from .substrate.measure import first_crossing
+from .substrate.ode import solve
+from .substrate.train import fit
 
 __all__ = ["RftConfig", "RftExperiment", "bound_instances", "flow_unit", "digits_unit", "gradient_loop"]
 

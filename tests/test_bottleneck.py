@@ -14,11 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sims import bottleneck as SB
-from sims._networks import ntk_mlp_apply, ntk_mlp_init
-from sims._ode import solve
+from sims.bottleneck import experiment as SBE
+from sims.bottleneck import training as SBT
+from sims.substrate import kernels as EK
+from sims.substrate.networks import ACTIVATION_FNS, ntk_mlp_apply, ntk_mlp_init
+from sims.substrate.ode import solve
 from theory import bottleneck as B
 from theory import kernels as K
-
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +34,7 @@ acts = st.sampled_from(["relu", "erf"])
 
 
 def _head_dict(head):
-    """sims._networks layout of a one-hidden-layer head -> theory.bottleneck layout."""
+    """sims.substrate.networks layout of a one-hidden-layer head -> theory.bottleneck layout."""
     return {"W": np.asarray(head[0]["W"]), "b": np.asarray(head[0]["b"]), "a": np.asarray(head[1]["W"]),
             "beta": np.asarray(head[1]["b"])}
 
@@ -124,7 +126,7 @@ def test_limit_model_moves_features_by_theta_g():
     y = jnp.asarray(np.random.default_rng(1).standard_normal((4, 1)))
 
     def loss(p):
-        return SB._mse(SB.limit_apply(p, R, tr, cfg), y)
+        return SBT._mse(SB.limit_apply(p, R, tr, cfg), y)
 
     gc = jax.grad(loss)(params)["c"]
     dh = -np.asarray(R @ gc)  # velocity of h(x) for all 7 points
@@ -255,14 +257,14 @@ def test_bad_input_raises():
        st.sampled_from([0.0, 0.3]), seeds)
 def test_structured_empirical_kernels_equal_jacobian_contraction(acts_, k, b, seed):
     """The layer-structure NTK of the experiment (forward features x backward signals) against the generic
-    Jacobian contraction of theory.kernels.empirical_ntk; the NNGP against the readout's input features."""
+    Jacobian contraction of sims.substrate.kernels.empirical_ntk; the NNGP against the readout's input features."""
     w = 1.7
     x = jnp.asarray(np.random.default_rng(seed).standard_normal((5, 4)))
     p = ntk_mlp_init(jax.random.PRNGKey(seed % 1000), [4, 7, 6, k], dtype=jnp.float64)
     kk, tt = SB.mlp_empirical_kernels(p, x, activations=acts_, w_var=w, b_var=b)
-    ref = K.empirical_ntk(lambda q, z: ntk_mlp_apply(q, z, activations=list(acts_), w_var=w, b_var=b), p, x)
+    ref = EK.empirical_ntk(lambda q, z: ntk_mlp_apply(q, z, activations=list(acts_), w_var=w, b_var=b), p, x)
     feats = ntk_mlp_apply(p[:-1], x, activations=list(acts_[:-1]), w_var=w, b_var=b)
-    phi = np.asarray(SB._ACT[acts_[-1]](feats))
+    phi = np.asarray(ACTIVATION_FNS[acts_[-1]](feats))
     # two float64 evaluations of the same sums: rounding only
     np.testing.assert_allclose(np.asarray(tt), ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(np.asarray(kk), w * phi @ phi.T / 6 + b, rtol=1e-10, atol=1e-12)
@@ -276,7 +278,7 @@ def test_coupled_bottleneck_layer_has_features_sqrt_k_xi_and_standard_normal_law
     x = np.random.default_rng(0).standard_normal((6, 3))
     cfg = dict(depth_g=1, activation="relu", w_var=w, b_var=b)
     with jax.enable_x64(False):
-        p = SB._init(jax.random.PRNGKey(1), (3, n, d, 2, 1))
+        p = SBT._init(jax.random.PRNGKey(1), (3, n, d, 2, 1))
         xi = np.random.default_rng(2).standard_normal((6, d))
         q = SB.couple_bottleneck_layer(p, x, xi, cfg)
         h = np.asarray(ntk_mlp_apply(q[:2], jnp.asarray(x, jnp.float32), activations=["relu"], w_var=w, b_var=b), float)
@@ -307,12 +309,12 @@ def test_conditional_limit_starts_at_the_finite_network_with_the_limit_kernel():
     f64 = functools.partial(jax.tree_util.tree_map, lambda a: jnp.asarray(a, jnp.float64))
     fp, params, R = f64(fp), f64(params), jnp.asarray(R, jnp.float64)
     idx = jnp.arange(7)
-    np.testing.assert_allclose(np.asarray(SB.conditional_apply(params, R, idx, cfg)),
+    np.testing.assert_allclose(np.asarray(SBT.conditional_apply(params, R, idx, cfg)),
                                np.asarray(SB.finite_apply(fp, jnp.asarray(x_all), cfg)), rtol=1e-4, atol=1e-5)
     tr = jnp.arange(4)
 
     def out(c, u):
-        return SB.conditional_apply(dict(params, c=c, u=u), R, tr, cfg)[:, 0]
+        return SBT.conditional_apply(dict(params, c=c, u=u), R, tr, cfg)[:, 0]
 
     jc, ju = jax.jacrev(out, argnums=(0, 1))(params["c"], params["u"])
     k_c = np.einsum("ink,jnk->ij", np.asarray(jc), np.asarray(jc))
@@ -337,7 +339,7 @@ def test_conditional_distance_on_synthetic_outputs():
     cond_w = np.broadcast_to(cond, fin.shape)
     loss_c = np.exp(rng.standard_normal((len(widths), S, T)))
     loss_f = loss_c * np.exp(np.array([0.4, 0.2, 0.1]))[:, None, None]
-    r = SB._conditional_distance(fin, cond_w, loss_f, loss_c, widths, np.random.default_rng(1))
+    r = SBE._conditional_distance(fin, cond_w, loss_f, loss_c, widths, np.random.default_rng(1))
     expected = c / np.sqrt(np.asarray(widths, float)) / np.sqrt(np.mean(cond**2))
     np.testing.assert_allclose(r["fun"], expected, rtol=0.02)
     np.testing.assert_allclose(r["fun_ratio"], 0.5, rtol=0.03)

@@ -13,13 +13,38 @@ import numpy as np
 import pytest
 
 import sims
-from sims import _experiment
-from sims._bench import BenchResult, format_bench_table, register_bench, run_benches, timeit
-from sims._executor import DaskExecutor, LocalExecutor, ThreadExecutor, make_executor
-from sims._report import fmt, write_report
-from sims._runner import Context, SweepError, check_seeds, reanalyse, run_experiment
-from sims._store import RunStore, atomic_write, atomic_writer, flatten, load_tree, save_tree, unit_hash
-from sims.__main__ import main
+from sims.harness import experiment as _experiment
+from sims.harness.bench import (
+    BenchResult,
+    format_bench_table,
+    register_bench,
+    run_benches,
+    timeit,
+)
+from sims.harness.cli import main
+from sims.harness.executor import (
+    DaskExecutor,
+    LocalExecutor,
+    ThreadExecutor,
+    make_executor,
+)
+from sims.harness.report import fmt, write_report
+from sims.harness.runner import (
+    Context,
+    SweepError,
+    check_seeds,
+    reanalyse,
+    run_experiment,
+)
+from sims.harness.store import (
+    RunStore,
+    atomic_write,
+    atomic_writer,
+    flatten,
+    load_tree,
+    save_tree,
+    unit_hash,
+)
 
 # ------------------------------------------------------------------------------------------------ toys
 CALLS: list[tuple[float, tuple[int, ...]]] = []  # (cfg a, seeds) of every toy_fn call in this process
@@ -94,7 +119,7 @@ class ToyExperiment(sims.Experiment):
                 sims.Claim("toy.never", "a claim that does not hold", 1.0, 2.0, 0.1, False)]
 
     def plots(self, config, results, outdir):
-        from sims import _plotting as P
+        from sims.harness import plotting as P
 
         fig, axes = P.figure(1, 1)
         for c, a in zip(P.colors(len(config.amps)), config.amps):
@@ -348,7 +373,7 @@ def test_report_with_a_failing_experiment(tmp_path, toys, capsys):
     out = tmp_path / "report"
     assert main(["report", "--out", str(out), "--scale", "quick", "--seeds", "2", "--no-progress"]) == 1
     printed = capsys.readouterr().out
-    assert "FAILED: toyfail" in printed and "1/2 claims hold" in printed
+    assert "FAILED: toyfail" in printed and "claims 1/2 hold" in printed
     page = (out / "index.html").read_text()
     for needle in ("toy.mean", "toy.never", "scaled mean matches a direct call", "Toy et al. (2024)",
                    "toyfail exploded on purpose", "class='hold'>yes", "class='fail'>no"):
@@ -389,7 +414,7 @@ def test_fmt():
 
 # ------------------------------------------------------------------------------------------------ plotting
 def test_plotting_palette_and_save(tmp_path):
-    from sims import _plotting as P
+    from sims.harness import plotting as P
 
     for cmap in ("Blues", "viridis"):
         rgb = np.array(P.colors(5, cmap))[:, :3]
@@ -414,7 +439,7 @@ def test_plotting_palette_and_save(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ bench
 def test_bench_harness(monkeypatch, toys, capsys):
-    from sims import _bench
+    from sims.harness import bench as _bench
 
     monkeypatch.setattr(_bench, "_BENCHES", {})
     calls = []

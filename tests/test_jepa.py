@@ -11,12 +11,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims._data import moments, static_noise_for, static_views, temporal_pairs
-from sims._networks import deep_linear_init, deep_linear_product
-from sims._ode import solve
-from sims._train import fit
+from sims.substrate.data import moments, static_noise_for, static_views, temporal_pairs
+from sims.substrate.networks import deep_linear_init, deep_linear_product
+from sims.substrate.ode import solve
+from sims.substrate.train import fit
 from theory import jepa as J
-
 
 
 @pytest.fixture(autouse=True)
@@ -333,7 +332,7 @@ def test_generators_reject_bad_features():
 def test_trained_network_follows_the_ode():
     # gradient descent with a small step on the population moments is Euler on the full flow: it must
     # track the per-mode ODE; Euler's global error is O(eta), so 2% of the plateau at eta = 0.02
-    from sims.jepa import jepa_loss
+    from sims.substrate.networks import jepa_loss
 
     L, eps, eta = 2, 0.05, 0.02
     lam_v, rho_v = np.array([1.0, 0.5]), np.array([1.0, 0.8])

@@ -12,9 +12,9 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims._networks import ntk_mlp_apply, ntk_mlp_init
+from sims.substrate import kernels as EK
+from sims.substrate.networks import ntk_mlp_apply, ntk_mlp_init
 from theory import kernels as K
-
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +160,7 @@ def test_finite_networks_converge_to_analytic_kernels(act):
         feats = ntk_mlp_apply(params[:-1], jnp.asarray(x), activations=acts_[:-1], w_var=w, b_var=b)
         phi = np.asarray(jax.nn.relu(feats) if act == "relu" else jax.scipy.special.erf(feats))
         nngp_s.append(w * phi @ phi.T / width + b)
-        ntk_s.append(K.empirical_ntk(apply, params, x))
+        ntk_s.append(EK.empirical_ntk(apply, params, x))
     for samples, an in ((np.array(nngp_s), k_an), (np.array(ntk_s), t_an)):
         mean, se = samples.mean(0), samples.std(0, ddof=1) / np.sqrt(n_seeds)
         assert np.all(np.abs(mean - an) <= 5 * se + 4.0 / width * np.abs(an).max())
@@ -170,11 +170,11 @@ def test_empirical_ntk_of_linear_model_is_exact():
     """f(x) = x W (k outputs): the Jacobian contraction is x.x' delta_ab exactly."""
     x1, x2 = _x(0, 5, 3), _x(1, 4, 3)
     W = jnp.asarray(np.random.default_rng(2).standard_normal((3, 2)))
-    full = K.empirical_ntk(lambda p, x: x @ p, W, x1, x2, full=True)
+    full = EK.empirical_ntk(lambda p, x: x @ p, W, x1, x2, full=True)
     want = np.einsum("ij,ab->ijab", x1 @ x2.T, np.eye(2))
     np.testing.assert_allclose(full, want, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(K.empirical_ntk(lambda p, x: x @ p, W, x1, x2), x1 @ x2.T, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(K.empirical_nngp(lambda p, x: x @ p, W, x1, x2), (x1 @ W) @ (x2 @ W).T / 2, rtol=1e-12)
+    np.testing.assert_allclose(EK.empirical_ntk(lambda p, x: x @ p, W, x1, x2), x1 @ x2.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(EK.empirical_nngp(lambda p, x: x @ p, W, x1, x2), (x1 @ W) @ (x2 @ W).T / 2, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------- bad input

@@ -67,10 +67,10 @@ def test_no_undefined_globals(path):
 @pytest.mark.parametrize("name", ["jepa", "rft", "lidar", "autoencoder", "bottleneck"])
 def test_experiment_runs_quick(name, tmp_path):
     """Each experiment runs at the quick scale; the claims written by the run equal those recomputed from
-    the stored results by :func:`sims._runner.reanalyse` (the store round-trips what ``claims`` reads), and
+    the stored results by :func:`sims.harness.runner.reanalyse` (the store round-trips what ``claims`` reads), and
     every figure it lists exists. Whether the claims hold is the experiment's business, not this test's."""
-    from sims._experiment import registry
-    from sims._runner import reanalyse, run_experiment
+    from sims.harness.experiment import registry
+    from sims.harness.runner import reanalyse, run_experiment
 
     assert name in registry()
     rec = run_experiment(name, scale="quick", out=tmp_path / name, progress=False)

@@ -1,6 +1,6 @@
 """Tests of theory.rft (vanishing gradients in RFT, Razin et al. 2024) against independent computations:
 JAX autodiff of the enumerated expected reward, the backward recursion, sympy, ODE integration in logit
-space (sims._ode.solve), and closed forms."""
+space (sims.substrate.ode.solve), and closed forms."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-
-from sims import _ode
+from sims.substrate import ode as _ode
 from theory import rft
 
 SET = settings(max_examples=15, deadline=None)
@@ -266,7 +265,7 @@ def test_non_normalised_policy_negative_control():
 
 
 def _hitting_time(objective, p0, K, target, gap=1.0):
-    """Integrate the full logit-space flow with sims._ode.solve and return when pi_c reaches target."""
+    """Integrate the full logit-space flow with sims.substrate.ode.solve and return when pi_c reaches target."""
     z0 = np.zeros(K)
     z0[0] = math.log(p0 * (K - 1) / (1 - p0))
 
@@ -424,8 +423,8 @@ def test_digits_relabelling_protocol(relabel, seed):
     every class represented. All exact counts, no tolerance except the class sizes of digits (balanced to
     within a few inputs, hence the 2% slack on the relabelled fraction).
     """
-    from sims._data import digits
     from sims.rft import _digit_labels
+    from sims.substrate.data import digits
 
     _, y, _, _ = digits(seed=0)
     soft, y_ft, mod, part = _digit_labels(y, 10, 5, 0.1, 0.01, seed, relabel)

@@ -10,11 +10,10 @@ import pytest
 import sympy as sp
 
 from proofs import Proof, Step, check_proof, check_step
-from sims._networks import deep_linear_init, deep_linear_product
-from sims._ode import ODEError, solve, solve_batch
-from sims._train import DivergenceError, fit, fit_reference
+from sims.substrate.networks import deep_linear_init, deep_linear_product
+from sims.substrate.ode import ODEError, solve, solve_batch
+from sims.substrate.train import DivergenceError, fit, fit_reference
 from theory.deeplinear import ModeModel, s
-
 
 
 @pytest.fixture(autouse=True)
@@ -198,7 +197,7 @@ def test_solve_batch_chunked_equals_unchunked():
 
 def test_first_crossing_against_dense_interpolation():
     # brute force: interpolate each trajectory on a fine grid and take the first grid point above the level
-    from sims._measure import first_crossing
+    from sims.substrate.measure import first_crossing
 
     rng = np.random.default_rng(5)
     t = np.linspace(0.0, 3.0, 31)

@@ -187,18 +187,11 @@ def mode_ode(depth: int | sp.Expr) -> sp.Expr:
 
 
 @functools.lru_cache(maxsize=None)
-def mode_rhs(depth: int, module: str = "numpy") -> Callable:
-    """:func:`mode_ode` compiled to ``f(P, s)`` with ``sympy.lambdify`` (``module``: ``"numpy"`` or
-    ``"jax"``), vectorised over arrays."""
+def mode_rhs(depth: int) -> Callable:
+    """:func:`mode_ode` compiled to a numpy function ``f(P, s)`` with ``sympy.lambdify``, vectorised over
+    arrays (a JAX version for batched solves: :func:`sims.substrate.ode.sympy_rhs` of :func:`mode_ode`)."""
     _check_depth(depth)
-    if module not in ("numpy", "jax"):
-        raise ValueError(f"module must be 'numpy' or 'jax', got {module!r}")
-    expr = mode_ode(int(depth))
-    if module == "jax":
-        import jax.numpy as jnp
-
-        return sp.lambdify((P, s), expr, modules=[{"Abs": jnp.abs}, jnp])
-    return sp.lambdify((P, s), expr, modules="numpy")
+    return sp.lambdify((P, s), mode_ode(int(depth)), modules="numpy")
 
 
 # --------------------------------------------------------------------------- closed forms
@@ -400,7 +393,7 @@ def matrix_gradients(factors: Sequence[np.ndarray], cov: np.ndarray) -> list[np.
 
 def matrix_flow(factors: Sequence[np.ndarray], cov: np.ndarray):
     r"""The full matrix flow of :func:`matrix_gradients` on one flat vector, for
-    :func:`sims._ode.solve` (``solve_ivp``).
+    :func:`sims.substrate.ode.solve` (``solve_ivp``).
 
     Args:
         factors: initial ``[E, W_1, ..., W_L, D]`` (their shapes fix the packing).

@@ -135,7 +135,7 @@ def feature_velocity(theta_g, jf, grad_f):
 # --------------------------------------------------------------------------- the head f at finite width
 def f_random_features(rng: np.random.Generator, d: int, width: int, k: int = 1, *, n_draws: int | None = None) -> dict:
     r"""Standard-normal parameters of the head :math:`f(h) = \sqrt{\sigma_w^2/n}\,\phi(z)\,a + \sigma_b\beta`,
-    :math:`z = \sqrt{\sigma_w^2/d}\,hW + \sigma_b b` (the ``stax`` layout of :func:`sims._networks.ntk_mlp_init`).
+    :math:`z = \sqrt{\sigma_w^2/d}\,hW + \sigma_b b` (the ``stax`` layout of :func:`sims.substrate.networks.ntk_mlp_init`).
 
     Args:
         rng: numpy generator; d: bottleneck width >= 1; width: hidden width n >= 1; k: outputs >= 1;
@@ -182,7 +182,7 @@ def f_empirical_ntk(params: dict, h1, h2, *, activation: str = "relu", w_var: fl
     r"""The part of the finite head's tangent kernel from its own parameters (``k = 1`` entry per output),
     in closed form: readout :math:`\frac{\sigma_w^2}{n}\phi(z)\cdot\phi(z') + \sigma_b^2` plus first layer
     :math:`\frac{\sigma_w^2}{n}\sum_i \bar a_i^2\phi'(z_i)\phi'(z'_i)\,(\sigma_w^2 h\cdot h'/d + \sigma_b^2)` with
-    :math:`\bar a_i^2 = \frac1k\sum_c a_{ic}^2` (output-averaged as in :func:`theory.kernels.empirical_ntk`).
+    :math:`\bar a_i^2 = \frac1k\sum_c a_{ic}^2` (output-averaged as in :func:`sims.substrate.kernels.empirical_ntk`).
     Converges to :math:`\Theta_f` of :func:`f_kernels` as the width grows. Returns ``(..., n1, n2)``."""
     h1, h2 = np.asarray(h1, dtype=np.float64), np.asarray(h2, dtype=np.float64)
     W, b, a = params["W"], params["b"], params["a"]

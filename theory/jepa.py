@@ -41,7 +41,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import scipy.integrate
@@ -51,10 +51,31 @@ from .deeplinear import ModeModel
 from .deeplinear import s as _s
 
 __all__ = [
-    "w", "v", "lam", "rho", "eps", "p", "u", "L",
-    "OBJECTIVES", "model", "layer_ode", "encoder_ode", "predictor_ode", "fixed_point",
-    "time_to_learn", "learning_times", "learning_order", "critical_time_expansion", "CriticalTime",
-    "hitting_integrand", "full_flow", "full_flow_rhs", "pack", "unpack", "mode_rhs",
+    "OBJECTIVES",
+    "CriticalTime",
+    "L",
+    "critical_time_expansion",
+    "encoder_ode",
+    "eps",
+    "fixed_point",
+    "full_flow",
+    "full_flow_rhs",
+    "hitting_integrand",
+    "lam",
+    "layer_ode",
+    "learning_order",
+    "learning_times",
+    "mode_rhs",
+    "model",
+    "p",
+    "pack",
+    "predictor_ode",
+    "rho",
+    "time_to_learn",
+    "u",
+    "unpack",
+    "v",
+    "w",
 ]
 
 Objective = Literal["jepa", "mae"]
@@ -129,7 +150,7 @@ def _loss(objective: str):
     return loss
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(objective: Objective) -> ModeModel:
     """The per-mode :class:`~theory.deeplinear.ModeModel` of an objective (groups ``enc``, ``pred``).
 
@@ -194,7 +215,7 @@ def predictor_ode(objective: Objective) -> sp.Expr:
     return sp.expand(m.free_flow("pred").subs({m.p["enc"]: w, m.p["pred"]: v}))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layer_fixed_point(objective: str, depth) -> sp.Expr:
     sdot = layer_ode(objective, depth)
     # the non-zero root: divide out the power of s at the collapsed fixed point s = 0
@@ -224,7 +245,7 @@ def fixed_point(objective: Objective, depth, *, which: Literal["w", "v", "P"] = 
     return sp.powsimp(sp.expand_power_base(s_star ** power[which], force=True), force=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hitting_integrand(objective: Objective, depth: int) -> tuple[sp.Expr, sp.Expr]:
     r"""Split :math:`dt = ds/\dot s` in the normalised variable :math:`u = s/s^*` as ``(C, g)``:
     :math:`dt = C(\lambda,\rho)\, g(u)\, du`.
@@ -241,7 +262,7 @@ def hitting_integrand(objective: Objective, depth: int) -> tuple[sp.Expr, sp.Exp
     return sp.simplify(C), sp.factor(g)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _split_integrand(objective: str, depth: int):
     """``g = principal + regular``: the Laurent principal part of g at u = 0 and the bounded rest."""
     C, g = hitting_integrand(objective, depth)
@@ -251,7 +272,7 @@ def _split_integrand(objective: str, depth: int):
     return C, g, sp.expand(principal), regular, prim
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _numeric_parts(objective: str, depth: int):
     C, g, principal, regular, prim = _split_integrand(objective, depth)
     f_C = sp.lambdify((lam, rho), C, "math")
@@ -405,7 +426,7 @@ class CriticalTime:
         return float(sp.N(val.doit() if isinstance(val, sp.Expr) else val, 20))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -> CriticalTime:
     r"""The small-:math:`\epsilon` asymptotic series of :func:`time_to_learn` (sympy), derived.
 
@@ -469,7 +490,7 @@ def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -
 
 
 # ----------------------------------------------------------------------------- numerics
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mode_rhs(objective: Objective, depth: int, *, time_scale=1):
     """Numeric ``f(w, lam, rho)`` of :func:`encoder_ode` (numpy-vectorised; lambdified from sympy)."""
     return sp.lambdify((w, lam, rho), encoder_ode(objective, _check_depth(depth), time_scale=time_scale), "numpy")
@@ -514,7 +535,7 @@ def full_flow(objective: Objective, layers: Sequence[np.ndarray], predictor: np.
 
 
 def pack(layers, predictor) -> np.ndarray:
-    """Flatten ``([W_1..W_L], V)`` into one vector (for :func:`sims._ode.solve`)."""
+    """Flatten ``([W_1..W_L], V)`` into one vector (for :func:`sims.substrate.ode.solve`)."""
     return np.concatenate([np.ravel(m) for m in [*layers, predictor]])
 
 

@@ -25,8 +25,8 @@ code below evaluates the same closed forms, which the tests and ``proofs.bottlen
   :math:`\mathbb E[\phi'\phi'] = \frac{4}{\pi\sqrt{(1+2q_{11})(1+2q_{22}) - 4q_{12}^2}}` (Williams 1997).
 * identity: :math:`\mathbb E[uv] = q_{12}`, :math:`\mathbb E[1] = 1`.
 
-The empirical kernels of a finite JAX network (:func:`empirical_ntk`, :func:`empirical_nngp`) are
-computed by Jacobian contraction; they import JAX lazily (the rest of the module is numpy only).
+The empirical kernels of a finite JAX network, which estimate these, are on the numeric side
+(:func:`sims.substrate.kernels.empirical_ntk`, :func:`sims.substrate.kernels.empirical_nngp`).
 
 References:
     Jacot, Gabriel, Hongler (2018), arXiv:1806.07572; Lee et al. (2018), arXiv:1711.00165;
@@ -38,14 +38,22 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
 
 __all__ = [
-    "ACTIVATIONS", "nngp", "ntk", "mlp_kernels", "activation_moments", "gaussian_expectations",
-    "arccos_kernel", "empirical_ntk", "empirical_nngp", "q11", "q22", "q12",
+    "ACTIVATIONS",
+    "activation_moments",
+    "arccos_kernel",
+    "gaussian_expectations",
+    "mlp_kernels",
+    "nngp",
+    "ntk",
+    "q11",
+    "q12",
+    "q22",
 ]
 
 ACTIVATIONS = ("relu", "erf", "identity")
@@ -56,7 +64,7 @@ q12 = sp.Symbol("q12", real=True)
 
 
 # ----------------------------------------------------------------------------- symbolic derivations
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gaussian_expectations(activation: str) -> dict[str, sp.Expr]:
     r"""Gaussian expectations of an activation, derived by sympy integration (cached).
 
@@ -352,63 +360,3 @@ def arccos_kernel(x1, x2=None, *, degree: int = 1) -> np.ndarray:
     if degree == 0:
         return 1.0 - theta / np.pi
     return nn * (np.sin(theta) + (np.pi - theta) * cos) / np.pi
-
-
-# ----------------------------------------------------------------------------- empirical (finite width)
-def empirical_ntk(apply_fn: Callable, params, x1, x2=None, *, full: bool = False):
-    r"""Empirical NTK of a finite network by Jacobian contraction (JAX).
-
-    :math:`\hat\Theta_{ab}(x, x') = \sum_p \partial_p f_a(x)\,\partial_p f_b(x')` over every inexact
-    array leaf ``p`` of ``params``. As in neural-tangents' ``empirical_ntk_fn`` with the default
-    ``trace_axes=(-1,)``, the output axis is averaged: :math:`\frac1k\sum_a\hat\Theta_{aa}`.
-
-    Args:
-        apply_fn: ``apply_fn(params, x) -> (n, k)`` outputs (or ``(n,)``).
-        params: a pytree of arrays.
-        x1, x2: ``(n1, d_in)``, ``(n2, d_in)`` (default ``x1``).
-        full: return the full ``(n1, n2, k, k)`` kernel instead of the output-averaged ``(n1, n2)``.
-
-    Returns:
-        a numpy array.
-    """
-    import jax.numpy as jnp
-
-    x2 = x1 if x2 is None else x2
-    out = np.asarray(_jitted_ntk(apply_fn)(params, jnp.asarray(x1), jnp.asarray(x2)))
-    return out if full else np.einsum("ijaa->ij", out) / out.shape[-1]
-
-
-@functools.lru_cache(maxsize=64)
-def _jitted_ntk(apply_fn: Callable):
-    """A jitted Jacobian contraction for one ``apply_fn`` (compiled once per function and shapes)."""
-    import jax
-    import jax.numpy as jnp
-
-    def f(p, x):
-        out = apply_fn(p, x)
-        return out[:, None] if out.ndim == 1 else out
-
-    def contract(params, x1, x2):
-        j1 = jax.jacrev(f)(params, x1)
-        j2 = jax.jacrev(f)(params, x2)
-        out = 0.0
-        for a, b in zip(jax.tree_util.tree_leaves(j1), jax.tree_util.tree_leaves(j2)):
-            a = a.reshape(a.shape[0], a.shape[1], -1)
-            b = b.reshape(b.shape[0], b.shape[1], -1)
-            out = out + jnp.einsum("iap,jbp->ijab", a, b)
-        return out
-
-    return jax.jit(contract)
-
-
-def empirical_nngp(apply_fn: Callable, params, x1, x2=None) -> np.ndarray:
-    r"""Empirical NNGP of one finite network: :math:`\frac1k f(x_1)\,f(x_2)^\top` (neural-tangents'
-    ``empirical_nngp_fn`` with ``trace_axes=(-1,)``). Averaging it over independent draws estimates the NNGP."""
-    import jax.numpy as jnp
-
-    x2 = x1 if x2 is None else x2
-    f1 = apply_fn(params, jnp.asarray(x1))
-    f2 = apply_fn(params, jnp.asarray(x2))
-    f1 = f1[:, None] if f1.ndim == 1 else f1
-    f2 = f2[:, None] if f2.ndim == 1 else f2
-    return np.asarray(f1 @ f2.T) / f1.shape[-1]

@@ -3,7 +3,7 @@
 A paper module registers a benchmark at import time; the function measures a baseline and a candidate
 in the same process (so the ratio does not depend on the machine) and returns one or more results::
 
-    from ._bench import BenchResult, register_bench, timeit
+    from .bench import BenchResult, register_bench, timeit
 
     def _bench_ode(quick: bool) -> list[BenchResult]:
         n = 256 if quick else 4096
@@ -97,7 +97,7 @@ def register_bench(name: str, fn: Callable[[bool], list[BenchResult]]) -> Callab
 
 def benches() -> dict[str, Callable[[bool], list[BenchResult]]]:
     """Registered benchmarks (every experiment module is imported first)."""
-    from ._experiment import _discover
+    from .experiment import _discover
 
     _discover()
     return dict(_BENCHES)

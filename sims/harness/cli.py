@@ -16,7 +16,7 @@ import argparse
 import pathlib
 import sys
 
-from ._experiment import SCALES
+from .experiment import SCALES
 
 __all__ = ["main"]
 
@@ -73,7 +73,7 @@ class _UsageError(Exception):
 
 
 def _executor(args: argparse.Namespace):
-    from ._executor import make_executor
+    from .executor import make_executor
 
     try:
         return make_executor(args.scheduler, args.workers)
@@ -82,7 +82,7 @@ def _executor(args: argparse.Namespace):
 
 
 def _cmd_list() -> int:
-    from ._experiment import registry
+    from .experiment import registry
 
     reg = registry()
     if not reg:
@@ -95,9 +95,9 @@ def _cmd_list() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ._experiment import get
-    from ._report import format_claims_table
-    from ._runner import run_experiment
+    from .experiment import get
+    from .report import format_claims_table
+    from .runner import run_experiment
 
     try:
         get(args.name)
@@ -116,8 +116,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from ._experiment import registry
-    from ._report import write_report
+    from .experiment import registry
+    from .report import write_report
 
     unknown = [n for n in args.only or () if n not in registry()]
     if unknown:
@@ -125,20 +125,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with _executor(args) as ex:
         rep = write_report(args.out, scale=args.scale, seeds=args.seeds, executor=ex, only=args.only,
                            progress=not args.no_progress, fresh=args.fresh)
-    n = sum(len(e.claims) for e in rep.entries)
-    k = sum(c.holds for e in rep.entries for c in e.claims)
+    from .report import _count_text
+
     for e in rep.entries:
-        print(f"{e.name:<16} {e.status:<7} {sum(c.holds for c in e.claims)}/{len(e.claims)} claims hold  "
-              f"{e.seconds:8.1f} s")
+        print(f"{e.name:<16} {e.status:<7} {_count_text(e.claims):<36} {e.seconds:8.1f} s")
     failed = [e.name for e in rep.entries if e.status != "ok"]
-    print(f"\n{k}/{n} claims hold; {len(rep.entries) - len(failed)}/{len(rep.entries)} experiments ran"
+    print(f"\n{_count_text([c for e in rep.entries for c in e.claims])}; "
+          f"{len(rep.entries) - len(failed)}/{len(rep.entries)} experiments ran"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     print(f"report: {pathlib.Path(rep.index)}")
     return 0 if rep.ok else 1
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from ._bench import format_bench_table, run_benches
+    from .bench import format_bench_table, run_benches
 
     try:
         results = run_benches(quick=args.quick, only=args.only)
@@ -168,6 +168,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,11 @@
 """The experiment contract: configs with presets, claims, and the registry.
 
-An experiment module (``sims/<paper>.py``) defines a :class:`Config` subclass (a frozen dataclass with
+An experiment module (``sims/<paper>.py``, or a package ``sims/<paper>/`` for several sub-experiments) defines a :class:`Config` subclass (a frozen dataclass with
 ``PRESETS`` for ``quick`` / ``default`` / ``paper``) and an :class:`Experiment` subclass, and calls
-:func:`register` on an instance at import time. ``sims/__init__.py`` imports every experiment module,
+:func:`register` on an instance at import time. the registry imports every experiment module,
 so ``python -m sims list`` sees them all.
 
-The runner (``sims._runner``) gives :meth:`Experiment.run` a :class:`RunContext`: the run directory,
+The runner (:mod:`sims.harness.runner`) gives :meth:`Experiment.run` a :class:`RunContext`: the run directory,
 the executor, progress, and :meth:`RunContext.sweep`, which evaluates ``fn(config, seeds)`` for each
 configuration, reusing the seeds an interrupted run already finished.
 """
@@ -124,7 +124,7 @@ class Config:
 
 
 class RunContext(Protocol):
-    """What the runner hands to :meth:`Experiment.run` (implemented in ``sims._runner``)."""
+    """What the runner hands to :meth:`Experiment.run` (implemented in ``sims.harness.runner``)."""
 
     out: Any  # pathlib.Path of the run directory
     seeds: Sequence[int]
@@ -162,6 +162,17 @@ class Experiment(abc.ABC):
     paper: ClassVar[str]
     description: ClassVar[str] = ""
     config_cls: ClassVar[type[Config]]
+    #: The three opening paragraphs of the experiment's report section, in plain words: what the paper
+    #: claims, what is reproduced here and at which scale, and where this departs from the paper.
+    paper_claims: ClassVar[str] = ""
+    reproduced: ClassVar[str] = ""
+    departures: ClassVar[str] = ""
+    #: ``{figure stem: caption}``: what each figure shows and what its line styles mean.
+    captions: ClassVar[Mapping[str, str]] = {}
+
+    def intro_paragraphs(self) -> dict[str, str]:
+        """``{"paper", "reproduced", "departures"}`` paragraphs for the report (empty strings when unset)."""
+        return {"paper": self.paper_claims, "reproduced": self.reproduced, "departures": self.departures}
 
     @abc.abstractmethod
     def run(self, config: Config, ctx: RunContext) -> dict[str, Any]:
@@ -174,7 +185,7 @@ class Experiment(abc.ABC):
 
     @abc.abstractmethod
     def plots(self, config: Config, results: Mapping[str, Any], outdir) -> list:
-        """Write figures (PNG and PDF, through ``sims._plotting.save``) into ``outdir``; return the
+        """Write figures (PNG and PDF, through ``sims.harness.plotting.save``) into ``outdir``; return the
         paths of the PNGs."""
 
 
@@ -192,15 +203,19 @@ def register(exp: Experiment) -> Experiment:
     return exp
 
 
+_MACHINERY = ("harness", "substrate")  # sims packages that are machinery, not experiments
+
+
 def _discover() -> None:
-    """Import every public module of ``sims`` (each experiment module registers itself)."""
+    """Import every experiment of ``sims`` (each public module or package other than the machinery
+    registers itself at import)."""
     import importlib
     import pkgutil
 
     import sims
 
     for m in pkgutil.iter_modules(sims.__path__):
-        if not m.name.startswith("_"):
+        if not m.name.startswith("_") and m.name not in _MACHINERY:
             importlib.import_module(f"sims.{m.name}")
 
 

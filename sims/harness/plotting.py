@@ -4,7 +4,7 @@ Figures are ``matplotlib.figure.Figure`` objects on the Agg canvas, made without
 displayed, no global backend is switched, and nothing leaks between figures. Typical use in an
 experiment's ``plots``::
 
-    from . import _plotting as P
+    from . import plotting as P
 
     fig, axes = P.figure(1, 2)
     ax = axes[0, 0]
@@ -34,7 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ._store import atomic_write
+from .store import atomic_write
 
 __all__ = ["STYLE", "CATEGORICAL", "figure", "colors", "theory_and_experiment", "legend", "save"]
 

@@ -1,7 +1,7 @@
 """The report: run every registered experiment and write ``index.html`` and ``claims.json``.
 
 ``python -m sims report [--out DIR]`` runs each experiment into ``DIR/<name>/`` (a full run directory,
-see :mod:`sims._store`, so an interrupted report resumes) and writes
+see :mod:`sims.harness.store`, so an interrupted report resumes) and writes
 
 * ``DIR/index.html``: per experiment its paper, description, run time, figures (PNG, linked to the PDF)
   and a claims table (id, statement, predicted, measured, tolerance, holds in green / red); a failed
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ._executor import Executor, make_executor
-from ._experiment import SCALES, Claim, Experiment, registry
-from ._runner import run_experiment
-from ._store import atomic_write, now, write_json
+from .executor import Executor, make_executor
+from .experiment import SCALES, Claim, Experiment, registry
+from .runner import run_experiment
+from .store import atomic_write, now, write_json
 
 __all__ = ["fmt", "format_claims_table", "ReportEntry", "Report", "write_report", "render_html"]
 
@@ -64,15 +64,14 @@ def fmt(x: Any, sig: int = 4, max_items: int = 6) -> str:
 def format_claims_table(claims: Sequence[Claim], *, width: int = 60) -> str:
     """Plain-text table of claims (id, predicted, measured, tolerance, holds) and a ``k/n claims hold``
     summary line."""
-    rows = [("claim", "predicted", "measured", "tolerance", "holds")]
+    rows = [("record", "kind", "predicted", "measured", "tolerance", "holds")]
     for c in claims:
-        cells = [c.id, fmt(c.predicted), fmt(c.measured), fmt(c.tolerance), "yes" if c.holds else "NO"]
+        cells = [c.id, c.kind, fmt(c.predicted), fmt(c.measured), fmt(c.tolerance), "yes" if c.holds else "NO"]
         rows.append(tuple(s if len(s) <= width else s[: width - 3] + "..." for s in cells))
-    w = [max(len(r[i]) for r in rows) for i in range(5)]
+    w = [max(len(r[i]) for r in rows) for i in range(6)]
     lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "-" * max(len(s) for s in lines))
-    n_hold = sum(c.holds for c in claims)
-    lines.append(f"{n_hold}/{len(claims)} claims hold")
+    lines.append(_count_text(claims))
     return "\n".join(lines)
 
 
@@ -89,6 +88,8 @@ class ReportEntry:
     claims: list[Claim] = dataclasses.field(default_factory=list)
     figures: list[pathlib.Path] = dataclasses.field(default_factory=list)
     error: str | None = None
+    intro: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    captions: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -114,7 +115,7 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
 
     Args:
         out: the report directory.
-        scale, seeds, progress, fresh: passed to :func:`~sims._runner.run_experiment` for each experiment.
+        scale, seeds, progress, fresh: passed to :func:`~sims.harness.runner.run_experiment` for each experiment.
         executor: shared by all experiments; default in-process (closed afterwards).
         only: names of the experiments to run.
 
@@ -151,10 +152,11 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
                 if progress:
                     print(f"experiment {name} FAILED:\n{tb}", flush=True)
                 entries.append(ReportEntry(name, exp.paper, exp.description, "failed", time.perf_counter() - t0,
-                                           out / name, error=tb))
+                                           out / name, error=tb, intro=exp.intro_paragraphs()))
             else:
                 entries.append(ReportEntry(name, exp.paper, exp.description, "ok", rec.seconds, rec.out,
-                                           rec.claims, rec.figures))
+                                           rec.claims, rec.figures, intro=exp.intro_paragraphs(),
+                                           captions=dict(exp.captions)))
             _write_files(out, entries, scale)  # after every experiment: a partial report is still a report
     finally:
         if own:
@@ -166,7 +168,8 @@ def _write_files(out: pathlib.Path, entries: Sequence[ReportEntry], scale: str) 
     write_json(out / "claims.json", [{"experiment": e.name, **c.to_dict()} for e in entries for c in e.claims])
     write_json(out / "experiments.json", [
         {"name": e.name, "paper": e.paper, "status": e.status, "seconds": e.seconds,
-         "claims_hold": sum(c.holds for c in e.claims), "claims_total": len(e.claims),
+         "claims_hold": _counts(e.claims)["claim"][0], "claims_total": _counts(e.claims)["claim"][1],
+         "checks_hold": _counts(e.claims)["check"][0], "checks_total": _counts(e.claims)["check"][1],
          "run_dir": _rel(e.out, out), "error": e.error} for e in entries])
     atomic_write(out / "index.html", render_html(entries, out, scale))
 
@@ -176,61 +179,169 @@ def _rel(p: pathlib.Path, base: pathlib.Path) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;
+line-height:1.4}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
-th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f4f4f4}td.num{font-family:ui-monospace,monospace;white-space:nowrap}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em;width:100%;max-width:100%;table-layout:fixed}
+th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+th{background:#f4f4f4}td.num{font-family:ui-monospace,monospace;font-size:.92em}
 .hold{background:#d9f2d9;color:#145214;font-weight:bold}.fail{background:#f8d4d4;color:#7a1010;font-weight:bold}
-.figs img{max-width:100%;width:560px;margin:.4em;border:1px solid #eee}
-pre{background:#fbeaea;padding:1em;overflow-x:auto;font-size:.85em}.meta{color:#666;font-size:.9em}
+.kind{font-size:.8em;color:#555;text-transform:uppercase}
+figure{display:inline-block;vertical-align:top;margin:.5em .5em 1em 0;max-width:100%}
+figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#444;max-width:100%}
+details{margin-top:.3em;font-size:.92em}summary{cursor:pointer;color:#245}
+.finding{background:#fff6e0;border-left:3px solid #d9a300;padding:.3em .5em;margin-top:.3em}
+.links a{margin-right:.5em}.intro p{margin:.4em 0}
+pre{background:#fbeaea;padding:1em;overflow-x:auto;font-size:.85em;white-space:pre-wrap}.meta{color:#666;font-size:.9em}
 """
 
+#: The line-style convention of every figure (stated once, in the report header).
+LEGEND_CONVENTION = ("Figures: theory is drawn solid, trained networks dashed with a shaded band over seeds, and "
+                     "numerical ODE integration dotted; markers are single measurements.")
 
-def render_html(entries: Sequence[ReportEntry], out: str | os.PathLike, scale: str) -> str:
-    """The ``index.html`` page for ``entries``; figure links are relative to ``out``."""
-    out = pathlib.Path(out)
+
+def _png_width(path: pathlib.Path) -> int | None:
+    """Pixel width of a PNG, read from its IHDR header (None when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+        if head[:8] != b"\x89PNG\r\n\x1a\n":
+            return None
+        return int.from_bytes(head[16:20], "big")
+    except OSError:
+        return None
+
+
+def _counts(claims: Sequence[Claim]) -> dict[str, tuple[int, int]]:
+    """``{"claim": (holding, total), "check": (holding, total)}``."""
+    out = {}
+    for kind in ("claim", "check"):
+        cs = [c for c in claims if getattr(c, "kind", "claim") == kind]
+        out[kind] = (sum(c.holds for c in cs), len(cs))
+    return out
+
+
+def _count_text(claims: Sequence[Claim]) -> str:
+    k = _counts(claims)
+    txt = f"claims {k['claim'][0]}/{k['claim'][1]} hold"
+    if k["check"][1]:
+        txt += f"; checks {k['check'][0]}/{k['check'][1]}"
+    return txt
+
+
+def _tolerance_text(c: Claim) -> str:
+    tol = fmt(c.tolerance)
+    kind = (c.details or {}).get("tolerance_kind") if isinstance(c.details, Mapping) else None
+    if kind:
+        return f"{tol} ({kind})"
+    return tol
+
+
+def _links_html(c: Claim, out: pathlib.Path, figure_ids: Mapping[str, str], proof_docs: Mapping[str, str]) -> str:
     e_ = html.escape
-    n_claims = sum(len(e.claims) for e in entries)
-    n_hold = sum(c.holds for e in entries for c in e.claims)
+    links = c.links or {}
+    parts = []
+    proof = links.get("proof")
+    if proof:
+        href = proof_docs.get(proof)
+        parts.append(f"<a href='{e_(href)}'>proof</a>" if href else f"<span title='{e_(proof)}'>proof</span>")
+    for t in links.get("tests", []) or []:
+        parts.append(f"<span class='num' title='{e_(t)}'>test: {e_(t.split('::')[-1])}</span>")
+    for fig in links.get("figures", []) or []:
+        anchor = figure_ids.get(fig)
+        parts.append(f"<a href='#{e_(anchor)}'>figure {e_(fig)}</a>" if anchor else f"figure {e_(fig)}")
+    return "<div class='links'>" + "<br>".join(parts) + "</div>" if parts else ""
+
+
+def render_html(entries: Sequence[ReportEntry], out: str | os.PathLike, scale: str,
+                proof_docs: Mapping[str, str] | None = None) -> str:
+    """The ``index.html`` page for ``entries``; figure links are relative to ``out``.
+
+    Per experiment: the three paragraphs of its module (what the paper claims, what is reproduced here
+    and at which scale, where this departs from the paper), the figures at a width set by their size
+    (each links to its full-size PNG and PDF) with a caption naming the claims they support, and a claims
+    table that wraps inside the page: plain statement (technical detail and, for a record that does not
+    hold, its finding on demand), predicted, measured, tolerance, kind, holds, and links to the proof,
+    tests and figure. ``proof_docs`` maps proof ids to relative links of their derivation documents.
+    """
+    out = pathlib.Path(out)
+    proof_docs = proof_docs or {}
+    e_ = html.escape
+    all_claims = [c for e in entries for c in e.claims]
     failed = [e.name for e in entries if e.status != "ok"]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>theorylab report</title>"
-             f"<style>{_CSS}</style></head><body>",
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+             f"<title>theorylab report</title><style>{_CSS}</style></head><body>",
              "<h1>theorylab: theory against experiment</h1>",
              f"<p class='meta'>scale <b>{e_(scale)}</b> &middot; generated {e_(now())} &middot; "
-             f"<b>{n_hold}/{n_claims}</b> claims hold &middot; {len(entries) - len(failed)}/{len(entries)} "
+             f"<b>{e_(_count_text(all_claims))}</b> &middot; {len(entries) - len(failed)}/{len(entries)} "
              f"experiments ran" + (f" (failed: {e_(', '.join(failed))})" if failed else "") + "</p>",
-             "<table><tr><th>experiment</th><th>paper</th><th>status</th><th>claims hold</th><th>run time</th></tr>"]
+             "<p class='meta'>A <b>claim</b> is a prediction of the paper or of the theory that the measurement "
+             "could refute; a <b>check</b> holds by construction (an identity evaluated numerically) and guards the "
+             "machinery. A record that does not hold states its finding. Tolerances are absolute unless marked "
+             f"relative. {e_(LEGEND_CONVENTION)}</p>",
+             "<table><colgroup><col style='width:16%'><col style='width:44%'><col style='width:10%'>"
+             "<col style='width:18%'><col style='width:12%'></colgroup>"
+             "<tr><th>experiment</th><th>paper</th><th>status</th><th>records</th><th>run time</th></tr>"]
     for e in entries:
-        k = sum(c.holds for c in e.claims)
-        cls = "hold" if e.status == "ok" and k == len(e.claims) else "fail"
+        k = _counts(e.claims)
+        ok = e.status == "ok" and k["claim"][0] == k["claim"][1] and k["check"][0] == k["check"][1]
         parts.append(f"<tr><td><a href='#{e_(e.name)}'>{e_(e.name)}</a></td><td>{e_(e.paper)}</td>"
                      f"<td class='{'hold' if e.status == 'ok' else 'fail'}'>{e_(e.status)}</td>"
-                     f"<td class='{cls}'>{k}/{len(e.claims)}</td><td class='num'>{e.seconds:.1f} s</td></tr>")
+                     f"<td class='{'hold' if ok else 'fail'}'>{e_(_count_text(e.claims))}</td>"
+                     f"<td class='num'>{e.seconds:.1f} s</td></tr>")
     parts.append("</table>")
     for e in entries:
         parts.append(f"<h2 id='{e_(e.name)}'>{e_(e.name)}</h2>")
-        parts.append(f"<p><i>{e_(e.paper)}</i></p><p>{e_(e.description)}</p>")
-        parts.append(f"<p class='meta'>{e_(e.status)} in {e.seconds:.1f} s &middot; run directory "
-                     f"<a href='{e_(_rel(e.out, out))}/'>{e_(_rel(e.out, out))}</a></p>")
+        parts.append(f"<p><i>{e_(e.paper)}</i></p>")
+        intro = [(lbl, txt) for lbl, txt in (("What the paper claims", e.intro.get("paper", "")),
+                                              ("What is reproduced here", e.intro.get("reproduced", "")),
+                                              ("Where this departs from the paper", e.intro.get("departures", "")))
+                 if txt]
+        if intro:
+            parts.append("<div class='intro'>" + "".join(f"<p><b>{e_(lbl)}.</b> {e_(txt)}</p>" for lbl, txt in intro)
+                         + "</div>")
+        else:
+            parts.append(f"<p>{e_(e.description)}</p>")
+        parts.append(f"<p class='meta'>{e_(e.status)} in {e.seconds:.1f} s &middot; {e_(_count_text(e.claims))} "
+                     f"&middot; run directory <a href='{e_(_rel(e.out, out))}/'>{e_(_rel(e.out, out))}</a></p>")
         if e.error:
             parts.append(f"<p class='fail'>This experiment failed.</p><pre>{e_(e.error)}</pre>")
+        figure_ids: dict[str, str] = {}
+        for f in e.figures:
+            figure_ids[pathlib.Path(f).stem] = f"fig-{e.name}-{pathlib.Path(f).stem}"
         if e.figures:
-            parts.append("<div class='figs'>")
             for f in e.figures:
+                stem = pathlib.Path(f).stem
                 png = _rel(f, out)
                 pdf = pathlib.Path(f).with_suffix(".pdf")
-                href = _rel(pdf, out) if pdf.exists() else png
-                parts.append(f"<a href='{e_(href)}'><img src='{e_(png)}' alt='{e_(pathlib.Path(f).stem)}'></a>")
-            parts.append("</div>")
+                width = _png_width(pathlib.Path(f))
+                style = f" style='width:{round(width / 1.5)}px'" if width else ""
+                supports = [c.id for c in e.claims if stem in ((c.links or {}).get("figures") or [])]
+                cap = e_(e.captions.get(stem, ""))
+                if supports:
+                    cap += (" " if cap else "") + "Supports: " + ", ".join(
+                        f"<a href='#claim-{e_(cid)}'>{e_(cid)}</a>" for cid in supports) + "."
+                pdf_link = f" (<a href='{e_(_rel(pdf, out))}'>PDF</a>)" if pdf.exists() else ""
+                parts.append(f"<figure id='{e_(figure_ids[stem])}'><a href='{e_(png)}'><img src='{e_(png)}'{style} "
+                             f"alt='{e_(stem)}'></a><figcaption><b>{e_(stem)}</b>{pdf_link}. {cap}</figcaption></figure>")
         if e.claims:
-            parts.append("<table><tr><th>id</th><th>statement</th><th>predicted</th><th>measured</th>"
-                         "<th>tolerance</th><th>holds</th></tr>")
-            for c in e.claims:
-                parts.append(f"<tr><td>{e_(c.id)}</td><td>{e_(c.statement)}</td>"
+            parts.append("<table><colgroup><col style='width:14%'><col style='width:34%'><col style='width:11%'>"
+                         "<col style='width:11%'><col style='width:9%'><col style='width:6%'><col style='width:15%'>"
+                         "</colgroup><tr><th>record</th><th>statement</th><th>predicted</th><th>measured</th>"
+                         "<th>tolerance</th><th>holds</th><th>evidence</th></tr>")
+            for c in sorted(e.claims, key=lambda c: (c.kind != "claim", c.id)):
+                more = ""
+                if c.detail:
+                    more += f"<details><summary>technical detail</summary>{e_(c.detail)}</details>"
+                if c.finding:
+                    more += f"<div class='finding'><b>Finding:</b> {e_(c.finding)}</div>"
+                parts.append(f"<tr id='claim-{e_(c.id)}'><td>{e_(c.id)}<br><span class='kind'>{e_(c.kind)}</span></td>"
+                             f"<td>{e_(c.statement)}{more}</td>"
                              f"<td class='num'>{e_(fmt(c.predicted))}</td><td class='num'>{e_(fmt(c.measured))}</td>"
-                             f"<td class='num'>{e_(fmt(c.tolerance))}</td>"
-                             f"<td class='{'hold' if c.holds else 'fail'}'>{'yes' if c.holds else 'no'}</td></tr>")
+                             f"<td class='num'>{e_(_tolerance_text(c))}</td>"
+                             f"<td class='{'hold' if c.holds else 'fail'}'>{'yes' if c.holds else 'no'}</td>"
+                             f"<td>{_links_html(c, out, figure_ids, proof_docs)}</td></tr>")
             parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -3,7 +3,7 @@
 ``run_experiment("jepa", scale="quick", seeds=3, out="runs/jepa-quick")`` builds the preset Config, hands
 the experiment a :class:`Context` (run directory, seeds, executor, progress, resumable sweeps), and
 stores ``config.json``, ``meta.json``, ``results.npz``/``results.json``, ``claims.json`` and the figures
-(layout: :mod:`sims._store`). Running again with the same ``out`` reuses every sweep seed the previous
+(layout: :mod:`sims.harness.store`). Running again with the same ``out`` reuses every sweep seed the previous
 (possibly interrupted) run finished; ``fresh=True`` starts from an empty directory.
 :func:`reanalyse` recomputes claims and figures from a stored run without running anything.
 """
@@ -21,9 +21,9 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._executor import Executor, make_executor
-from ._experiment import SCALES, Claim, Config, Experiment, get
-from ._store import RunStore, normalize, now, run_metadata
+from .executor import Executor, make_executor
+from .experiment import SCALES, Claim, Config, Experiment, get
+from .store import RunStore, normalize, now, run_metadata
 
 __all__ = ["Context", "RunRecord", "SweepError", "DEFAULT_SEEDS", "run_experiment", "reanalyse", "check_seeds"]
 
@@ -73,14 +73,14 @@ def _interactive() -> bool:
 
 
 class Context:
-    """The :class:`~sims._experiment.RunContext` given to ``Experiment.run``.
+    """The :class:`~sims.harness.experiment.RunContext` given to ``Experiment.run``.
 
     Attributes:
         out: the run directory (``pathlib.Path``).
         seeds: the run's seeds.
         scale: ``"quick"``, ``"default"`` or ``"paper"``.
         executor: where :meth:`sweep` sends its tasks (also usable directly).
-        store: the :class:`~sims._store.RunStore` of ``out``.
+        store: the :class:`~sims.harness.store.RunStore` of ``out``.
     """
 
     def __init__(self, out: str | os.PathLike, *, seeds: Sequence[int], scale: str,
@@ -252,11 +252,11 @@ def run_experiment(name_or_exp: str | Experiment, *, scale: str = "default", see
     """Run one experiment into a run directory.
 
     Args:
-        name_or_exp: a registered name or an :class:`~sims._experiment.Experiment`.
+        name_or_exp: a registered name or an :class:`~sims.harness.experiment.Experiment`.
         scale: the Config preset, ``"quick"``, ``"default"`` or ``"paper"``.
         seeds: a count ``n`` (seeds ``0..n-1``) or a list of ints; ``None``: ``DEFAULT_SEEDS[scale]``.
         out: the run directory; default ``runs/<name>-<scale>``.
-        executor: from :func:`~sims._executor.make_executor`; default in-process (closed afterwards;
+        executor: from :func:`~sims.harness.executor.make_executor`; default in-process (closed afterwards;
             a given executor is left open).
         progress: progress bars (when interactive) and log lines on stderr.
         fresh: delete the run directory first instead of reusing its stored sweep results.

@@ -1,6 +1,6 @@
 """The run store: atomic files, pytree <-> ``.npz`` round trip, run metadata.
 
-A run directory (written by :func:`sims._runner.run_experiment`) holds::
+A run directory (written by :func:`sims.harness.runner.run_experiment`) holds::
 
     config.json     the experiment name, scale and the Config's fields
     meta.json       library versions, git revision (+ dirty flag), device, seeds, scale, timestamps, status
@@ -42,7 +42,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._experiment import _jsonable
+from .experiment import _jsonable
 
 __all__ = [
     "atomic_writer",
@@ -308,7 +308,7 @@ def _fn_name(fn: Any) -> str:
     return f"{mod}.{qual}" if mod and qual else repr(fn)
 
 
-_PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
+_PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @functools.lru_cache(maxsize=256)
@@ -316,17 +316,68 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
+_FINGERPRINTED = ("theory", "sims")  # top-level packages whose source a unit's results may depend on
+
+
+def _module_file(name: str) -> pathlib.Path | None:
+    """Source file of the package module ``name`` (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``)."""
+    base = _PACKAGE_ROOT.joinpath(*name.split("."))
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imports_of(path: pathlib.Path, module: str) -> set[str]:
+    """Package modules imported by the source file ``path`` of ``module`` (absolute and relative
+    imports, at any nesting, read from the syntax tree; ``from x import y`` counts ``x`` and ``x.y``)."""
+    import ast
+
+    is_pkg = path.name == "__init__.py"
+    parts = module.split(".")
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = parts if is_pkg else parts[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in out if m.split(".")[0] in _FINGERPRINTED}
+
+
 def _code_files(fn: Any) -> list[pathlib.Path]:
-    """The source files a unit's results depend on: the module defining ``fn`` (through partials), the
-    ``theory`` package, and the private ``sims`` machinery (``sims/_*.py``)."""
+    """The source files a unit's results depend on: the module defining ``fn`` (through partials) and,
+    transitively, every module of ``theory`` and ``sims`` it imports (including the parent packages'
+    ``__init__``), read from the import statements. The harness (``sims.harness``: how runs are stored
+    and reported) is left out: it does not compute results."""
     while isinstance(fn, functools.partial):
         fn = fn.func
-    files = sorted((_PACKAGE_ROOT / "theory").glob("*.py")) + sorted((_PACKAGE_ROOT / "sims").glob("_*.py"))
-    mod = sys.modules.get(getattr(fn, "__module__", "") or "")
+    start = getattr(fn, "__module__", "") or ""
+    seen: dict[str, pathlib.Path] = {}
+    todo = [start] if start.split(".")[0] in _FINGERPRINTED else []
+    mod = sys.modules.get(start)
     src = getattr(mod, "__file__", None)
-    if src and pathlib.Path(src).suffix == ".py":
-        files.append(pathlib.Path(src).resolve())
-    return [f for f in files if f.exists()]
+    if src and pathlib.Path(src).suffix == ".py" and not todo:  # a unit defined outside the package
+        seen[start] = pathlib.Path(src).resolve()
+        todo = sorted(_imports_of(seen[start], start))
+    while todo:
+        name = todo.pop()
+        if name in seen or name.startswith("sims.harness"):
+            continue
+        path = _module_file(name)
+        if path is None:  # an attribute imported from a module, not a module
+            continue
+        seen[name] = path
+        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        todo.extend(p for p in parents if p not in seen)
+        todo.extend(sorted(_imports_of(path, name)))
+    return sorted({p.resolve() for p in seen.values()})
 
 
 def code_fingerprint(fn: Any) -> str:
@@ -342,7 +393,7 @@ def code_fingerprint(fn: Any) -> str:
 def unit_hash(fn: Any, key: str, cfg: Any) -> str:
     """Hash of (function name, configuration key, configuration fields, code fingerprint): the directory a
     sweep's per-seed results are stored under, so a changed configuration, function or source file
-    (:func:`code_fingerprint`: the function's module, ``theory/``, ``sims/_*.py``) never reuses them.
+    (:func:`code_fingerprint`: the function's module and every package module it imports) never reuses them.
     Resuming an interrupted run with the same code still does."""
     blob = json.dumps({"fn": _fn_name(fn), "key": key, "cfg": _describe(cfg), "code": code_fingerprint(fn)},
                       sort_keys=True, default=repr)
@@ -355,7 +406,7 @@ def _safe(key: str) -> str:
 
 # ----------------------------------------------------------------------------------------- metadata
 def _git(*args: str) -> str | None:
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = _PACKAGE_ROOT
     try:
         r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):

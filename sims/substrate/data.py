@@ -13,8 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["digits", "static_views", "temporal_pairs", "moments", "static_noise_for", "temporal_params_for",
-           "low_rank_gaussian"]
+__all__ = [
+    "digits",
+    "low_rank_gaussian",
+    "moments",
+    "static_noise_for",
+    "static_views",
+    "temporal_pairs",
+    "temporal_params_for",
+]
 
 
 def digits(*, test_fraction: float = 0.25, seed: int = 0, standardize: bool = True):

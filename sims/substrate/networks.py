@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["deep_linear_init", "deep_linear_product", "linear_ae_init", "linear_ae_factors"]
+__all__ = ["deep_linear_init", "deep_linear_product", "jepa_loss", "linear_ae_factors", "linear_ae_init"]
 
 
 def deep_linear_product(layers) -> jax.Array:
@@ -117,8 +117,24 @@ def linear_ae_factors(params: dict) -> list:
     return [params["E"], *params["W"], params["D"]]
 
 
+# --------------------------------------------------------------------------- deep linear JEPA / MAE
+def jepa_loss(params: dict, batch: dict, objective: str) -> jax.Array:
+    r"""Population (or full-sample) loss from second moments.
+
+    JEPA: :math:`\tfrac12\mathrm{tr}(P\Sigma_{xx}P^\top) - \mathrm{tr}(T\Sigma_{yx}P^\top) + \tfrac12\mathrm{tr}(T\Sigma_{yy}T^\top)`
+    with :math:`P = V\bar W` and the target :math:`T = \mathrm{SG}(\bar W)`; MAE: the same with :math:`T = I`.
+    Equals :math:`\tfrac12\hat{\mathbb E}\|Px - Ty\|^2` exactly. ``params``: ``{"W": [layers], "V": predictor}``
+    (:func:`deep_linear_init` layers); ``batch``: second moments ``sxx``, ``syx``, ``syy``
+    (:func:`sims.substrate.data.moments`). Littwin et al. 2024 (JEPA vs MAE in deep linear networks).
+    """
+    wbar = deep_linear_product(params["W"])
+    Pm = params["V"] @ wbar
+    T = jax.lax.stop_gradient(wbar) if objective == "jepa" else jnp.eye(wbar.shape[0], dtype=wbar.dtype)
+    return 0.5 * jnp.trace(Pm @ batch["sxx"] @ Pm.T) - jnp.trace(T @ batch["syx"] @ Pm.T) + 0.5 * jnp.trace(T @ batch["syy"] @ T.T)
+
+
 # --------------------------------------------------------------------------- NTK-parametrised MLPs
-__all__ += ["ntk_mlp_init", "ntk_mlp_apply", "ACTIVATION_FNS"]
+__all__ += ["ACTIVATION_FNS", "ntk_mlp_apply", "ntk_mlp_init"]
 
 #: Elementwise activations by name (the names of ``theory.kernels.ACTIVATIONS``).
 ACTIVATION_FNS = {"relu": jax.nn.relu, "erf": jax.scipy.special.erf, "identity": lambda z: z}

@@ -10,13 +10,16 @@ finite or the solver failed; neither returns NaN silently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.integrate
 
-__all__ = ["ODEError", "solve", "solve_batch"]
+__all__ = ["ODEError", "jepa_mode_trajectories", "solve", "solve_batch", "sympy_rhs"]
 
 
 class ODEError(RuntimeError):
@@ -212,3 +215,63 @@ def solve_batch(
         where = f"t={t[k]:.6g}" if k is not None else "(solver did not succeed; max_steps or step size)"
         raise ODEError(f"batch member {i} failed at {where}", t=None if k is None else float(t[k]), index=i, partial=ys)
     return ys
+
+
+# --------------------------------------------------------------------------- sympy -> JAX
+@functools.cache
+def sympy_rhs(expr, state, params=()):
+    """The one sympy -> JAX bridge of theorylab: ``rhs(t, y, args)`` for :func:`solve_batch` from a
+    right-hand side derived symbolically in :mod:`theory`.
+
+    ``expr`` is the derivative of the scalar state symbol ``state`` (or a tuple of expressions for a tuple
+    of state symbols), as a sympy expression in ``state`` and the parameter symbols ``params``; the
+    returned function evaluates it with ``jax.numpy`` (``y`` holds the state in its last axis, ``args``
+    the parameter values in the order of ``params``). Results are cached on the (hashable) sympy
+    arguments, so the diffrax program compiled for one right-hand side is reused across calls.
+
+    Raises:
+        TypeError: ``state`` or ``params`` are not sympy symbols.
+        ValueError: ``expr`` has free symbols other than ``state`` and ``params``.
+    """
+    import sympy as sp
+
+    states = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+    exprs = tuple(expr) if isinstance(expr, (tuple, list)) else (expr,)
+    params = tuple(params)
+    for name, syms in (("state", states), ("params", params)):
+        bad = [x for x in syms if not isinstance(x, sp.Symbol)]
+        if bad:
+            raise TypeError(f"{name} must be sympy symbols, got {bad!r}")
+    if len(exprs) != len(states):
+        raise ValueError(f"expr: {len(exprs)} expression(s) for {len(states)} state symbol(s)")
+    extra = set().union(*(sp.sympify(e).free_symbols for e in exprs)) - set(states) - set(params)
+    if extra:
+        raise ValueError(f"expr has free symbols {sorted(map(str, extra))} that are neither state nor params")
+    fns = [sp.lambdify((*states, *params), e, modules=[{"Abs": jnp.abs}, "jax"]) for e in exprs]
+
+    def rhs(t, y, args):
+        ys = [y[..., k] for k in range(len(states))]
+        return jnp.stack([jnp.broadcast_to(f(*ys, *args), ys[0].shape) for f in fns], axis=-1)
+
+    return rhs
+
+
+def jepa_mode_trajectories(objective: str, depth: int, feats, eps: float, ts: np.ndarray, *, chunk_size: int | None = None) -> np.ndarray:
+    """JEPA / MAE encoder modes ``wbar = s^L`` (Littwin et al. 2024) from the per-layer ODE of
+    :func:`theory.jepa.layer_ode`, one diffrax batch over features ``[(lam, rho), ...]`` in float64,
+    shape ``(len(feats), len(ts))``. Integrating the layer factor ``s`` rather than ``wbar = s^L`` keeps the
+    right-hand side polynomial (no fractional powers). ``chunk_size`` solves in chunks of similar
+    stiffness (the relaxation rate at the plateau)."""
+    rates = np.array([a * b ** (2 * depth - 1) if objective == "jepa" else (depth + 1) * a * b ** ((depth - 1) / (depth + 1))
+                      for a, b in feats])
+    from theory import jepa as J
+    from theory.deeplinear import s as s_sym
+
+    rhs = sympy_rhs(J.layer_ode(objective, depth), s_sym, (J.lam, J.rho))
+    with jax.enable_x64(True):  # float64 theory: arrays must be created inside the context
+        lam_v = jnp.array([a for a, _ in feats], dtype=jnp.float64)
+        rho_v = jnp.array([b for _, b in feats], dtype=jnp.float64)
+        y0 = jnp.full((len(feats), 1), eps ** (1.0 / depth), dtype=jnp.float64)
+        ys = solve_batch(rhs, y0, (lam_v, rho_v), ts, rtol=1e-9, atol=1e-12,
+                         chunk_size=chunk_size, sort_key=rates)
+    return ys[:, :, 0] ** depth
