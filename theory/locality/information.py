@@ -43,7 +43,7 @@ from .. import _validate as V
 __all__ = [
     "MAX_PARITY_N", "MAX_BRUTE_N", "binary_entropy", "bit_information", "bit_information_expr",
     "bit_information_series_coefficient", "krawtchouk_coefficients", "hypergeometric_betas",
-    "beta_squared_mean", "sparse_parity_mi", "sparse_parity_mi_brute", "parity_mi_by_split",
+    "beta_squared_mean", "beta_polynomial", "sparse_parity_mi", "sparse_parity_mi_brute", "parity_mi_by_split",
     "max_mi_by_size", "locality", "exact_locality", "mutual_information", "cumulative_parity_step_localities",
     "ar_locality", "MAX_AR_PARITY_N",
 ]
@@ -209,6 +209,33 @@ def beta_squared_mean(N: int, a: int) -> Fraction:
     """
     N, a = _check_Na(N, a)
     return sum((Fraction(k * k, math.comb(N, s)) for s, k in enumerate(_kraw(N, a))), Fraction(0)) / 2 ** N
+
+
+def beta_polynomial(a: int, N=None, M=None) -> sp.Expr:
+    r""":math:`\beta_s` as a polynomial in :math:`M=N-2s`: :math:`e_a(\varepsilon)/\binom Na`, with
+    :math:`e_a` the a-th elementary symmetric polynomial of the N signs :math:`\varepsilon_i=(-1)^{X_i}`.
+
+    Given the weight, the a-subsets of the unobserved bits are exchangeable, so
+    :math:`\mathbb E[\chi_A\mid s]=e_a(\varepsilon)/\binom Na`, and :math:`e_a` follows from the power sums
+    :math:`p_j=\sum_i\varepsilon_i^j` (M for odd j, N for even j) by Newton's identities (derived here; a
+    second route to :func:`hypergeometric_betas`, compared in :mod:`proofs.locality`).
+
+    Args:
+        a: the parity size, 0 <= a <= 12.
+        N, M: sympy expressions or symbols (default: symbols ``N``, ``M``).
+    Returns:
+        a sympy expression, polynomial in M with coefficients rational in N.
+    Raises:
+        TypeError / ValueError: a not an integer in [0, 12].
+    """
+    a = V.integer("a", a, low=0, high=12)
+    N = sp.Symbol("N", positive=True) if N is None else sp.sympify(N)
+    M = sp.Symbol("M", real=True) if M is None else sp.sympify(M)
+    p = [None] + [M if j % 2 else N for j in range(1, a + 1)]
+    e = [sp.Integer(1)]
+    for k in range(1, a + 1):
+        e.append(sp.expand(sum((-1) ** (i - 1) * e[k - i] * p[i] for i in range(1, k + 1)) / k))
+    return sp.factor(e[a] * sp.factorial(a)) / sp.factor(sp.expand_func(sp.ff(N, a)))
 
 
 @functools.lru_cache(maxsize=65536)
