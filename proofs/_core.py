@@ -84,6 +84,7 @@ class Proof:
     id: str = ""
     assumptions: Sequence[str] = ()
     claims: Sequence[str] = ()
+    error: str = ""  # set when the proofs of a paper could not be assembled (the traceback): a failed proof
 
     def __post_init__(self):
         if not self.id:
@@ -108,7 +109,7 @@ class ProofResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
+        return not self.proof.error and all(s.ok for s in self.steps)
 
 
 def _is_matrix_expr(x) -> bool:
@@ -203,6 +204,10 @@ def run_all(proofs: Iterable[Proof], *, progress: Callable[[str], None] | None =
 def format_table(results: Sequence[ProofResult]) -> str:
     rows = [("paper", "proof", "step", "method", "num.err", "time[s]", "status")]
     for r in results:
+        if r.proof.error:
+            last = r.proof.error.strip().splitlines()[-1] if r.proof.error.strip() else "error"
+            rows.append((r.proof.paper, r.proof.title[:38], "(assembling the proofs)", "failed", "-", "-",
+                         "FAIL " + last[:60]))
         for s in r.steps:
             rows.append(
                 (
@@ -219,7 +224,7 @@ def format_table(results: Sequence[ProofResult]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n_ok = sum(s.ok for r in results for s in r.steps)
-    n = sum(len(r.steps) for r in results)
+    n = sum(len(r.steps) for r in results) + sum(bool(r.proof.error) for r in results)
     lines.append(f"\n{n_ok}/{n} steps checked, {n - n_ok} failed")
     return "\n".join(lines)
 

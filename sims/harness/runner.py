@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .evidence import attach_tests
 from .executor import Executor, make_executor
 from .experiment import SCALES, Claim, Config, Experiment, get
 from .store import RunStore, normalize, now, run_metadata
@@ -237,6 +238,7 @@ def _finish(exp: Experiment, config: Config, results: Mapping[str, Any], store: 
     bad = [c for c in claims if not isinstance(c, Claim)]
     if bad:
         raise TypeError(f"{exp.name}.claims must return Claim objects, got {type(bad[0]).__name__}")
+    claims = attach_tests(claims)  # the tests marked @pytest.mark.claim(<id>) join each record's links
     store.write_json("claims.json", [c.to_dict() for c in claims])
     store.figures.mkdir(parents=True, exist_ok=True)
     figures = [pathlib.Path(p) for p in (exp.plots(config, results, store.figures) or [])]
