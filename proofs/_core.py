@@ -229,28 +229,107 @@ def format_table(results: Sequence[ProofResult]) -> str:
     return "\n".join(lines)
 
 
+#: How symbol names used in the package print in the documents (as in the papers).
+_GREEK = {"lam": r"\lambda", "lambda": r"\lambda", "rho": r"\rho", "eps": r"\varepsilon", "epsilon": r"\varepsilon",
+          "sigma": r"\sigma", "gamma": r"\gamma", "beta": r"\beta", "alpha": r"\alpha", "eta": r"\eta",
+          "delta": r"\delta", "theta": r"\theta", "tau": r"\tau", "kappa": r"\kappa", "mu": r"\mu", "nu": r"\nu",
+          "phi": r"\phi", "psi": r"\psi", "omega": r"\omega", "xi": r"\xi", "pi": r"\pi", "Sigma": r"\Sigma",
+          "Theta": r"\Theta", "Delta": r"\Delta", "wbar": r"\bar W", "Wbar": r"\bar W", "enc": "W", "pred": "V"}
+
+_LONG = 600  # characters of LaTeX above which an expression is abbreviated by a named sub-expression
+
+
+def _symbol_tex(name: str) -> str:
+    """``lam`` -> ``\\lambda``, ``enc_1`` -> ``W_{1}``, ``sigma_xx`` -> ``\\sigma_{xx}``, ``wbar`` -> ``\\bar W``."""
+    import re
+
+    m = re.fullmatch(r"([A-Za-z]+)(?:_?(\w+))?", name)
+    if not m:
+        return name
+    base, sub = m.group(1), m.group(2)
+    if base not in _GREEK:
+        m2 = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
+        if m2 and m2.group(1) in _GREEK:
+            base, sub = m2.group(1), m2.group(2)
+        else:
+            return name if "_" not in name else f"{name.split('_', 1)[0]}_{{{name.split('_', 1)[1]}}}"
+    tex = _GREEK[base]
+    return f"{tex}_{{{sub}}}" if sub else tex
+
+
 def _latex(x) -> str:
     try:
-        return sp.latex(x)
+        syms = getattr(x, "free_symbols", set()) or set()
+        names = {s: _symbol_tex(s.name) for s in syms if hasattr(s, "name")}
+        return sp.latex(x, symbol_names=names)
     except Exception:
-        return str(x)
+        try:
+            return sp.latex(x)
+        except Exception:
+            return str(x)
+
+
+class _Abbrev:
+    """Names long expressions ``E_1, E_2, ...`` for a document and lists their definitions after the step."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, tex: str, defs: list[str]) -> str:
+        if len(tex) <= _LONG:
+            return tex
+        self.n += 1
+        name = f"E_{{{self.n}}}"
+        defs.append(f"<details><summary>where $E_{{{self.n}}}$ is ({len(tex)} characters of LaTeX)</summary>\n\n"
+                    f"$$\n{name} = {tex}\n$$\n</details>\n")
+        return name
 
 
 def to_markdown(results: Sequence[ProofResult]) -> str:
-    """The derivations as a readable document (LaTeX math inside Markdown)."""
+    """The derivations as a document a researcher can follow (LaTeX math inside Markdown).
+
+    Per proof: its id (an anchor the report links to), title, the statement proved, its assumptions,
+    the claims it backs, then each step as *left side* -> *right side* with the rule applied (``why``)
+    and how it was checked. Symbols print as in the papers (``lam`` as λ, ``enc_1`` as W₁); an expression
+    longer than a few lines is named (E₁, ...) and given in a collapsible block; a step whose two sides
+    print identically says so and shows what the check compared.
+    """
     out = []
+    papers = sorted({r.proof.paper for r in results})
+    if len(papers) == 1:
+        out.append(f"# Derivations: {papers[0]}\n")
+        out.append("Each step states an identity *left = right* obtained by the rule in its text; it is checked "
+                   "exactly by sympy (expansion, then simplification) and numerically at random points "
+                   "(the numeric error is the largest relative difference).\n")
     for r in results:
         p = r.proof
-        out.append(f"## {p.title}\n")
+        abbrev = _Abbrev()
+        out.append(f"<a id=\"{p.id}\"></a>\n\n## {p.title}\n")
+        out.append(f"*id* `{p.id}`" + (f" · backs {', '.join(f'`{c}`' for c in p.claims)}" if p.claims else "") + "\n")
+        if p.error:
+            out.append("**These derivations could not be assembled:**\n\n```\n" + p.error.strip() + "\n```\n")
         if p.statement:
-            out.append(p.statement + "\n")
+            out.append("**Statement.** " + p.statement + "\n")
+        if p.assumptions:
+            out.append("**Assumptions.**\n\n" + "\n".join(f"- {a}" for a in p.assumptions) + "\n")
         for i, s in enumerate(r.steps, 1):
             st = s.step
             status = "checked" if s.ok else "**FAILED**"
-            out.append(f"**Step {i}. {st.name}** ({status}: {s.method}, numeric error {s.numeric_error:.1e})\n")
+            how = {"expand": "exact, by expansion", "simplify": "exact, by simplification",
+                   "numeric": "numeric only"}.get(s.method, s.method)
+            out.append(f"**Step {i}. {st.name}** — {status} ({how}; numeric error {s.numeric_error:.1e})\n")
             if st.why:
                 out.append(st.why + "\n")
-            out.append(f"$$\n{_latex(st.lhs)} \\;=\\; {_latex(st.rhs)}\n$$\n")
+            defs: list[str] = []
+            lt, rt = _latex(st.lhs), _latex(st.rhs)
+            if lt == rt:
+                out.append(f"$$\n{abbrev(lt, defs)}\n$$\n")
+                out.append("*Both sides print identically here: the left side is the package's expression and the "
+                           "right side the closed form it is compared with, and sympy's automatic evaluation "
+                           "already brought them to the same form; the check confirms their difference is 0.*\n")
+            else:
+                out.append(f"$$\n{abbrev(lt, defs)} \\;=\\; {abbrev(rt, defs)}\n$$\n")
+            out.extend(defs)
     return "\n".join(out)
 
 
