@@ -13,7 +13,6 @@ from __future__ import annotations
 import sympy as sp
 
 from theory import autoencoder as ae
-from theory import deeplinear
 
 from ._core import Proof, Step
 
@@ -71,7 +70,6 @@ def _reduction() -> Proof:
             "W_{k+1}^T G_{k+1} = G_k W_k^T because B_k = B_{k+1} W_{k+1} and C_{k+1} = W_k C_k."))
     # per-factor differentiation equals the chain rule (ModeModel), depth 3
     model, sizes = ae.mode_model(3)
-    a_ = deeplinear.s
     steps.append(Step(
         "per-factor flow = chain rule (L = 3)", model.balanced_flow(sizes),
         model.chain_rule_flow({"E": 1, "M": L, "D": 1})["M"].subs(L, 3),
@@ -89,7 +87,8 @@ def _reduction() -> Proof:
         why="For s > 0 the only positive zero of N s P^(2-2/N)(1-P) is P = 1: every mode with variance is fully learned."))
     steps.append(Step(
         "zero-variance modes never move", ae.mode_ode(L).subs(s, 0), sp.Integer(0),
-        why="A mode with s = 0 gets zero gradient at every P: its gain stays at its initial value, so the learned rank is the data rank."))
+        why="A mode with s = 0 gets zero gradient at every P: its gain stays at its initial value, so the learned rank is "
+            "the data rank."))
     return Proof(PAPER, "Reduction of the linear AE flow to one ODE per mode", steps,
                  statement=r"Aligned balanced init: $\dot P_i = N s_i P_i^{2-2/N}(1-P_i)$, $N = L + 2$.")
 
@@ -151,7 +150,8 @@ def _learning_time() -> Proof:
     Tint = sp.Integral(1 / (N * Q ** (2 - 2 / N) * (1 - Q)), (Q, P0, p))
     steps.append(Step(
         "exact greedy time ratio", (Tint / si) / (Tint / sj), sj / si,
-        why="s only rescales time: t_i/t_j = s_j/s_i at every depth and threshold; modes are learned in decreasing order of variance."))
+        why="s only rescales time: t_i/t_j = s_j/s_i at every depth and threshold; modes are learned in decreasing order "
+            "of variance."))
     return Proof(PAPER, "Learning time at general depth and its asymptotics", steps,
                  statement=r"$t = \frac{1}{Ns}\int_{P_0}^{P}\frac{dQ}{Q^{2-2/N}(1-Q)} \simeq \frac{P_0^{-(N-2)/N}}{(N-2)s}$.")
 
@@ -175,7 +175,6 @@ def _lr_rule() -> Proof:
 
 def _init() -> Proof:
     x, b, n_, d_, m_ = sp.symbols("x b n d m", positive=True)
-    k = sp.Symbol("k", positive=True)
     FC = lambda kk: sp.binomial((L + 1) * kk, kk) / (L * kk + 1)  # noqa: E731
     steps = [
         Step("Kaiming-uniform entry variance", sp.integrate(x**2 / (2 * b), (x, -b, b)).subs(b, 1 / sp.sqrt(n_)), 1 / (3 * n_),

@@ -121,9 +121,13 @@ def _fixed_point_steps() -> list[Step]:
         at_fp = sp.Matrix([J.encoder_ode(obj, k).subs(J.w, J.fixed_point(obj, k)) for k in DEPTHS])
         steps.append(Step(f"{obj}: encoder ODE vanishes at wbar*", at_fp, sp.zeros(len(DEPTHS), 1),
                           why="wbar* = rho^L (JEPA), rho^(L/(L+1)) (MAE)."))
-        pred_fp = sp.Matrix([J.predictor_ode(obj).subs({J.w: J.fixed_point(obj, k), J.v: J.fixed_point(obj, k, which="v")}) for k in DEPTHS])
+        pred_fp = sp.Matrix([
+            J.predictor_ode(obj).subs({J.w: J.fixed_point(obj, k), J.v: J.fixed_point(obj, k, which="v")})
+            for k in DEPTHS
+        ])
         steps.append(Step(f"{obj}: predictor ODE vanishes at (wbar*, v*)", pred_fp, sp.zeros(len(DEPTHS), 1),
-                          why="v* = rho (JEPA), rho^(1/(L+1)) (MAE); the product v* wbar* is rho^(L+1) (JEPA), rho (MAE, the OLS coefficient)."))
+                          why="v* = rho (JEPA), rho^(1/(L+1)) (MAE); the product v* wbar* is rho^(L+1) (JEPA), "
+                              "rho (MAE, the OLS coefficient)."))
     steps.append(Step("mae: end-to-end P* = rho (OLS)", sp.Matrix([J.fixed_point("mae", k, which="P") for k in DEPTHS]),
                       sp.Matrix([J.rho] * len(DEPTHS))))
     return steps
@@ -143,12 +147,14 @@ def _antiderivative_steps() -> list[Step]:
         wpsi = (J.rho * psi) ** k
         dpsi = sp.diff(J.w ** sp.Rational(1, k) / J.rho, J.w).subs(J.w, wpsi) * J.encoder_ode("jepa", k).subs(J.w, wpsi)
         steps.append(Step(
-            f"jepa: dpsi/dt = lam rho^(2L-1) psi^(2L) (1-psi), L={k}", dpsi, J.lam * J.rho ** (2 * k - 1) * psi ** (2 * k) * (1 - psi),
+            f"jepa: dpsi/dt = lam rho^(2L-1) psi^(2L) (1-psi), L={k}", dpsi,
+            J.lam * J.rho ** (2 * k - 1) * psi ** (2 * k) * (1 - psi),
             why="So F(psi(t)) - F(psi(0)) = lam rho^(2L-1) t: the exact hitting time.", domain={psi: (0.05, 0.95)},
         ))
         C, g = J.hitting_integrand("jepa", k)
         steps.append(Step(
-            f"jepa: integrand of the hitting time matches F', L={k}", C * g, 1 / (J.lam * J.rho ** (2 * k - 1)) / (J.u ** (2 * k) * (1 - J.u)),
+            f"jepa: integrand of the hitting time matches F', L={k}", C * g,
+            1 / (J.lam * J.rho ** (2 * k - 1)) / (J.u ** (2 * k) * (1 - J.u)),
             why="dt = C g(u) du in u = s/rho = psi.", domain={J.u: (0.05, 0.95)},
         ))
     return steps
@@ -164,14 +170,16 @@ def _critical_time_steps() -> list[Step]:
             why="-C G(u0) with u0 = eps^(1/L)/rho; the paper's sum (time_scale=1; the transcription's carries an extra L).",
         ))
         steps.append(Step(
-            f"jepa: leading term 1/((2L-1) lam eps^((2L-1)/L)), rho-free, L={k}", sp.Matrix([ct.leading, sp.diff(ct.leading, J.rho)]),
+            f"jepa: leading term 1/((2L-1) lam eps^((2L-1)/L)), rho-free, L={k}",
+            sp.Matrix([ct.leading, sp.diff(ct.leading, J.rho)]),
             sp.Matrix([1 / ((2 * k - 1) * J.lam * J.eps ** sp.Rational(2 * k - 1, k)), 0]),
         ))
         if k >= 2:
             steps.append(Step(
                 f"jepa: first rho-dependent term is n = 2L-2, L={k}", ct.first_rho_term,
                 1 / ((2 * k - 2) * J.lam * J.rho * J.eps ** sp.Rational(2 * k - 2, k)),
-                why="rho enters from n = 2L-2 down to n = 1 as rho^-(2L-1-n): depth brings these terms closer to the leading one.",
+                why="rho enters from n = 2L-2 down to n = 1 as rho^-(2L-1-n): depth brings these terms closer to the "
+                    "leading one.",
             ))
         # the expansion reproduces the exact time up to O(eps^(1/L)): substitute eps = delta^L and take delta -> 0
         psi = sp.Symbol("psi", positive=True)

@@ -143,7 +143,8 @@ def _bounds() -> Proof:
                  "follows from sqrt(L) gamma STD (and from sqrt(2) L gamma STD likewise, as 6 sqrt(L) > sqrt(2))."),
     ]
     return Proof(PAPER, "Gradient bounds: martingale and Theorem 1", steps,
-                 statement=r"$\|\nabla V\|\le\sqrt L\gamma\,\mathrm{STD}\le\sqrt2L\gamma\,\mathrm{STD}\le 6L\gamma\,\mathrm{STD}^{2/3}$ ($\mathrm{STD}\le1$).")
+                 statement=r"$\|\nabla V\|\le\sqrt L\gamma\,\mathrm{STD}\le\sqrt2L\gamma\,\mathrm{STD}"
+                           r"\le 6L\gamma\,\mathrm{STD}^{2/3}$ ($\mathrm{STD}\le1$).")
 
 
 def _exponent() -> Proof:

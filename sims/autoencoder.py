@@ -459,7 +459,8 @@ class AutoencoderExperiment(Experiment):
                 for L in config.depths}
         base["orth_gain"] = {str(L): orth[L]["gain"] for L in config.depths}
         ctx.log("Haar-mean one-mode learning time (unit variance) per depth: "
-                + ", ".join(f"L={L}: {orth[L]['mean']:.4g} +- {orth[L]['se']:.2g} (gain {orth[L]['gain']:.4g})" for L in config.depths))
+                + ", ".join(f"L={L}: {orth[L]['mean']:.4g} +- {orth[L]['se']:.2g} (gain {orth[L]['gain']:.4g})"
+                            for L in config.depths))
         ctx.log(f"linear AE: {steps} steps, record every {rec_every}, depths {config.depths}")
         lin = ctx.sweep(_linear_unit, {f"L{L}": dict(base, depth=L) for L in config.depths}, desc="linear AE")
         results: dict[str, Any] = {"steps": np.arange(0, steps + 1, rec_every), "linear": {}, "digits": {},
@@ -470,8 +471,8 @@ class AutoencoderExperiment(Experiment):
                      "init_sv_M": {k: _stack([r["init_sv_M"][k] for r in per_seed]) for k in ("orthogonal", "default")}}
             for c in CONDITIONS:
                 entry[c] = {f: _stack([r["cond"][c][f] for r in per_seed])
-                            for f in ("gains", "sv", "latent_eigs", "loss", "final_sv", "final_latent_eigs", "extra_steps", "peff",
-                                                                                       "one_mode_time")}
+                            for f in ("gains", "sv", "latent_eigs", "loss", "final_sv", "final_latent_eigs", "extra_steps",
+                                      "peff", "one_mode_time")}
                 entry[c]["lr"] = float(per_seed[0]["cond"][c]["lr"])
             results["linear"][f"L{L}"] = entry
         if config.digits_depths:
@@ -738,7 +739,8 @@ class AutoencoderExperiment(Experiment):
         for j, L in enumerate(config.depths):
             e = lin[f"L{L}"]
             ev = np.asarray(e["evals"])[:, :r]
-            theo = np.mean([ae.learned_rank(L, ev[s], config.p0, steps * config.lr, config.learned) for s in range(ev.shape[0])], axis=0)
+            theo = np.mean([ae.learned_rank(L, ev[s], config.p0, steps * config.lr, config.learned)
+                            for s in range(ev.shape[0])], axis=0)
             for ci, c in enumerate(("aligned", "orthogonal", "default")):
                 lr_rank = (np.asarray(e[c]["sv"]) > config.learned).sum(-1).astype(float)
                 P.theory_and_experiment(axes[0, j], steps, theo if c == "aligned" else None, lr_rank.mean(0),

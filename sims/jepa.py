@@ -111,7 +111,8 @@ class JepaConfig(Config):
     dtype: str = "float32"
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": dict(depths=(1, 3), n_samples=20_000, records=120, eta_max=0.05, ode_tolerance=0.1, sweep_depths=(1, 2, 3, 4, 5)),
+        "quick": dict(depths=(1, 3), n_samples=20_000, records=120, eta_max=0.05, ode_tolerance=0.1,
+                      sweep_depths=(1, 2, 3, 4, 5)),
         "default": {},
         "paper": dict(depths=(1, 2, 3, 4, 5), eps=0.01, n_samples=1_000_000, eta_max=0.005, records=400, ode_tolerance=0.02,
                       dtype="float64"),
@@ -126,7 +127,8 @@ def _step_size(objective: str, depth: int, feats, eta_max: float) -> float:
     (the derivative of the encoder ODE at its fixed point)."""
     rates = []
     for lam_, rho_ in feats:
-        rates.append(lam_ * rho_ ** (2 * depth - 1) if objective == "jepa" else (depth + 1) * lam_ * rho_ ** ((depth - 1) / (depth + 1)))
+        rates.append(lam_ * rho_ ** (2 * depth - 1) if objective == "jepa"
+                     else (depth + 1) * lam_ * rho_ ** ((depth - 1) / (depth + 1)))
     return min(eta_max, 0.5 / max(rates))
 
 
@@ -196,7 +198,8 @@ def _train_modes(unit: Mapping[str, Any], seeds: Sequence[int], dtype) -> list[d
     loss = res.losses.reshape(S, F, -1).transpose(0, 2, 1)
     lam_hat = np.asarray(data["syx"]).reshape(S, F)
     rho_hat = lam_hat / np.asarray(data["sxx"]).reshape(S, F)
-    return [{"t": t, "modes": modes[i], "v": v[i], "loss": loss[i], "lam_hat": lam_hat[i], "rho_hat": rho_hat[i]} for i in range(S)]
+    return [{"t": t, "modes": modes[i], "v": v[i], "loss": loss[i], "lam_hat": lam_hat[i], "rho_hat": rho_hat[i]}
+            for i in range(S)]
 
 
 def _static_views_traced(lam_, rho_, gain_, n: int, key, dtype=jnp.float32):
@@ -230,7 +233,8 @@ def _fixed_points(objective: str, depth: int, feats) -> np.ndarray:
 class JepaExperiment(Experiment):
     name = "jepa"
     paper = "Littwin et al. 2024, How JEPA Avoids Noisy Features (arXiv:2407.03475)"
-    description = "JEPA vs MAE deep linear networks: greedy in lambda, JEPA-only greedy in rho, depth inverts the learning order (Fig. 2)."
+    description = ("JEPA vs MAE deep linear networks: greedy in lambda, JEPA-only greedy in rho, depth inverts the learning "
+                   "order (Fig. 2).")
     config_cls = JepaConfig
 
     def run(self, config: JepaConfig, ctx) -> dict[str, Any]:
@@ -257,7 +261,8 @@ class JepaExperiment(Experiment):
             theory_hat = both[len(FEATURES):].reshape(len(per_seed), len(FEATURES), -1).transpose(0, 2, 1)
             wstar = _fixed_points(obj, L, FEATURES)
             out["runs"][key] = {
-                "objective": obj, "depth": L, "eta": unit["eta"], "t": t, "modes": modes, "theory": theory, "theory_sample": theory_hat, "wstar": wstar,
+                "objective": obj, "depth": L, "eta": unit["eta"], "t": t, "modes": modes, "theory": theory,
+                "theory_sample": theory_hat, "wstar": wstar,
                 "t_pred": np.array([J.time_to_learn(obj, L, a, b, config.eps, config.p) for a, b in FEATURES]),
                 "t_meas": hitting_times(t, modes, config.p * wstar),
             }
@@ -317,7 +322,8 @@ class JepaExperiment(Experiment):
 
         # (b) greedy in rho only for JEPA; the spread grows with depth (in the small-eps regime)
         rlo, rhi = FEATURES_B[0], FEATURES_B[-1]
-        spread_pred = {f"{o}-L{L}": float(t_of(o, L, rlo, "t_pred") / t_of(o, L, rhi, "t_pred")) for o in J.OBJECTIVES for L in depths}
+        spread_pred = {f"{o}-L{L}": float(t_of(o, L, rlo, "t_pred") / t_of(o, L, rhi, "t_pred"))
+                       for o in J.OBJECTIVES for L in depths}
         spread_meas = {k: float(np.mean(t_of(*_split(k), rlo, "t_meas") / t_of(*_split(k), rhi, "t_meas"))) for k in spread_pred}
         deep = [L for L in depths if L >= 2]
         jepa_greedy = all(np.all(np.diff([np.mean(t_of("jepa", L, f, "t_meas")) for f in FEATURES_B]) < 0) for L in deep)
@@ -335,7 +341,8 @@ class JepaExperiment(Experiment):
         mae_not = bool(np.all(sp_ode[1] <= 1.01))  # at large depth MAE's rho-dependence (O(1) term) is ~0.1%
         agree = float(np.max(np.abs(sp_ode / sp_pred - 1)))
         claims.append(Claim(
-            "jepa.rho_bias_grows_with_depth", f"In the small-initialisation regime (eps = {float(sw['spread_eps']):g}) the JEPA rho-spread "
+            "jepa.rho_bias_grows_with_depth",
+            f"In the small-initialisation regime (eps = {float(sw['spread_eps']):g}) the JEPA rho-spread "
             "t(rho=0.5)/t(rho=1.2) grows with depth while MAE's stays <= 1.01, i.e. no material rho preference (per-mode "
             "ODE integration against the closed forms).",
             {f"jepa-L{L}": float(v) for L, v in zip(sd, sp_pred[0])}, {f"jepa-L{L}": float(v) for L, v in zip(sd, sp_ode[0])},
@@ -366,8 +373,10 @@ class JepaExperiment(Experiment):
         claims.append(Claim(
             "jepa.critical_depth_vs_eps", "The JEPA critical depth of the inversion is non-decreasing as eps shrinks; MAE never "
             "inverts (per-mode ODE integration against the closed-form times).",
-            dict(zip(map(str, np.asarray(sw["eps"]).tolist()), crit_pred)), dict(zip(map(str, np.asarray(sw["eps"]).tolist()), crit_ode)),
-            "equal", crit_pred == crit_ode and nondecr and mae_never, {"mae_never_inverts": mae_never, "non_decreasing": nondecr}))
+            dict(zip(map(str, np.asarray(sw["eps"]).tolist()), crit_pred)),
+            dict(zip(map(str, np.asarray(sw["eps"]).tolist()), crit_ode)),
+            "equal", crit_pred == crit_ode and nondecr and mae_never,
+            {"mae_never_inverts": mae_never, "non_decreasing": nondecr}))
 
         # trained networks follow the ODE over the whole trajectory
         devs, devs_pop = {}, {}
@@ -377,7 +386,8 @@ class JepaExperiment(Experiment):
             devs_pop[k] = float(np.max(np.abs(modes - np.asarray(r["theory"])[None]) / wstar))
         worst = max(devs.values())
         claims.append(Claim(
-            "jepa.trained_follow_ode", "Trained deep linear networks (gradient descent with a small step on finite samples) follow "
+            "jepa.trained_follow_ode",
+            "Trained deep linear networks (gradient descent with a small step on finite samples) follow "
             "the per-mode ODE of their sample's (lam, rho): max over time, features and seeds of |w_trained - w_ode| / w*.",
             0.0, worst, config.ode_tolerance, worst <= config.ode_tolerance,
             {"per_run": devs, "against_population_ode": devs_pop,
@@ -430,11 +440,14 @@ class JepaExperiment(Experiment):
         ax.legend(fontsize=6, ncol=2)
         ax = axes[0, 1]
         for obj, c in (("jepa", P.CATEGORICAL[0]), ("mae", P.CATEGORICAL[1])):
-            ratio_p = [float(np.asarray(runs[f"{obj}-L{L}"]["t_pred"])[feats.index(FEATURE_NOISY)] / np.asarray(runs[f"{obj}-L{L}"]["t_pred"])[feats.index(FEATURE_CLEAN)]) for L in depths]
+            ratio_p = [float(np.asarray(runs[f"{obj}-L{L}"]["t_pred"])[feats.index(FEATURE_NOISY)]
+                             / np.asarray(runs[f"{obj}-L{L}"]["t_pred"])[feats.index(FEATURE_CLEAN)])
+                       for L in depths]
             rm = [np.asarray(runs[f"{obj}-L{L}"]["t_meas"]) for L in depths]
             ratio_m = [m[:, feats.index(FEATURE_NOISY)] / m[:, feats.index(FEATURE_CLEAN)] for m in rm]
             ax.plot(depths, ratio_p, "-", color=c, label=f"{obj} theory")
-            ax.errorbar(depths, [x.mean() for x in ratio_m], yerr=[x.std() for x in ratio_m], fmt="o", color=c, mfc="none", label=f"{obj} trained")
+            ax.errorbar(depths, [x.mean() for x in ratio_m], yerr=[x.std() for x in ratio_m], fmt="o", color=c, mfc="none",
+                        label=f"{obj} trained")
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_xlabel("depth L")
         ax.set_ylabel("t*(A) / t*(B)")

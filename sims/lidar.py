@@ -379,7 +379,8 @@ def deep_linear_unit(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict
         lid_big, _ = TL.lidar_batched(emb, delta=unit["delta_big"], eps=unit["eps_metric"])
         rm = np.array([TL.rankme(e.reshape(-1, d), eps=unit["eps_metric"]) for e in emb])
         out.append({"t": res.steps * eta, "lidar": lid_small, "lidar_big": lid_big, "rankme": rm,
-                    "modes": np.einsum("rii->ri", W), "raw_lidar": np.array(TL.lidar(views, delta=unit["delta"], eps=unit["eps_metric"]))})
+                    "modes": np.einsum("rii->ri", W),
+                    "raw_lidar": np.array(TL.lidar(views, delta=unit["delta"], eps=unit["eps_metric"]))})
     return out
 
 
@@ -388,7 +389,8 @@ def deep_linear_theory(objective: str, depth: int, feats, eps: float, t: np.ndar
     """LiDAR and RankMe predicted from the per-mode ODE :math:`\\bar w_k(t)` (:func:`sims.substrate.ode.jepa_mode_trajectories`).
 
     Expected scatters of the diagonal encoder: :math:`\\Sigma_b = \\mathrm{diag}(\\bar w^2(s+n_v/q))`,
-    :math:`\\Sigma_w = \\mathrm{diag}(\\bar w^2 n_v)`, so :math:`\\lambda_k = \\bar w_k^2(s_k+n_{v,k}/q)/(\\bar w_k^2n_{v,k}+\\delta)`;
+    :math:`\\Sigma_w = \\mathrm{diag}(\\bar w^2 n_v)`, so
+    :math:`\\lambda_k = \\bar w_k^2(s_k+n_{v,k}/q)/(\\bar w_k^2n_{v,k}+\\delta)`;
     singular values of the uncentred embeddings :math:`\\propto\\bar w_k\\sigma_k`, :math:`\\sigma_k^2 = s_k+n_{v,k}`
     (finite-``n`` fluctuations of order :math:`\\sqrt{d/n}` neglected).
     """

@@ -524,7 +524,8 @@ class RftExperiment(Experiment):
         acc_rft, acc_sft = float(fin["rft"][:, 3].mean()), float(fin["sft"][:, 3].mean())
         F = config.finetune_steps
         c.append(Claim("rft.digits_rft_stuck", f"Under exact expected-reward ascent ({F} {config.ft_optimizer} "
-                       "steps) the relabelled inputs stay unfitted (accuracy on them)", "< 0.2", acc_rft, "< 0.2", bool(acc_rft < 0.2),
+                       "steps) the relabelled inputs stay unfitted (accuracy on them)", "< 0.2", acc_rft, "< 0.2",
+                       bool(acc_rft < 0.2),
                        {"acc_rest_rft": float(fin["rft"][:, 4].mean())}))
         c.append(Claim("rft.digits_sft_fits", f"SFT ({F} {config.ft_optimizer} steps) fits them (accuracy on them)",
                        "> 0.9", acc_sft, "> 0.9", bool(acc_sft > 0.9)))
@@ -614,7 +615,8 @@ class RftExperiment(Experiment):
                 P.theory_and_experiment(ax, std0, f[obj]["t_pred"], exp_mean=f[obj]["t_meas"], color=col, label=obj.upper())
             K = int(key[1:])
             ax.plot(std0, (K - 1) / K / std0 ** 2, ":", color="grey", label=r"$\frac{K-1}{K}\mathrm{STD}_0^{-2}$")
-            ax.plot(std0, 2 * (K - 1) / K * np.log(1 / std0), "-.", color="grey", label=r"$\frac{2(K-1)}{K}\ln\frac{1}{\mathrm{STD}_0}$")
+            ax.plot(std0, 2 * (K - 1) / K * np.log(1 / std0), "-.", color="grey",
+                    label=r"$\frac{2(K-1)}{K}\ln\frac{1}{\mathrm{STD}_0}$")
             ax.set(xscale="log", yscale="log", xlabel="initial reward std", ylabel=f"time to p={config.target}",
                    title=f"time vs initial std, {key}")
             P.legend(ax, fontsize=6)

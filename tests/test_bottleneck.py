@@ -191,7 +191,8 @@ def test_linear_rates_match_kernels(depth_g, w, seed):
 @given(seeds)
 def test_linear_flow_is_scaled_gradient(seed):
     rng = np.random.default_rng(seed)
-    A, Bm, X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 3)), rng.standard_normal((7, 5)), rng.standard_normal((7, 2))
+    A, Bm, X, Y = (rng.standard_normal((3, 5)), rng.standard_normal((2, 3)), rng.standard_normal((7, 5)),
+                   rng.standard_normal((7, 2)))
     dA, dB = B.linear_flow(A, Bm, X, Y, c_g=0.3, c_f=1.7)
     gA, gB = jax.grad(lambda a, b: 0.5 * jnp.sum((X @ a.T @ b.T - Y) ** 2), argnums=(0, 1))(jnp.asarray(A), jnp.asarray(Bm))
     np.testing.assert_allclose(dA, -0.3 * np.asarray(gA), rtol=1e-12, atol=1e-12)  # autodiff: same math, float64

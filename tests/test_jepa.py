@@ -92,7 +92,8 @@ def test_time_equals_integration(obj, L, lam, rho, log_eps, p):
 ])
 def test_reference_tuples(obj, L, lam, rho, eps, p):
     # the cross-check tuples of the reference note (section 4)
-    assert J.time_to_learn(obj, L, lam, rho, eps, p) == pytest.approx(hitting_time_by_integration(obj, L, lam, rho, eps, p), rel=1e-6)
+    assert J.time_to_learn(obj, L, lam, rho, eps, p) == pytest.approx(
+        hitting_time_by_integration(obj, L, lam, rho, eps, p), rel=1e-6)
 
 
 def test_mae_l1_equals_saxe_closed_form():
@@ -249,7 +250,8 @@ def test_random_orthogonal_layers_reach_the_predicted_plateaus(L):
     eps = 1e-2
     Ws, V = _aligned_init(3, L, eps, key=jax.random.PRNGKey(L))
     horizon = 1.5 * max(J.time_to_learn("jepa", L, a, b, eps, 0.99) for a, b in zip(lam_v, rho_v))
-    Y = solve(J.full_flow_rhs("jepa", 3, L, np.diag(lam_v / rho_v), np.diag(lam_v)), J.pack(Ws, V), [0.0, horizon], rtol=1e-11, atol=1e-13)
+    Y = solve(J.full_flow_rhs("jepa", 3, L, np.diag(lam_v / rho_v), np.diag(lam_v)), J.pack(Ws, V), [0.0, horizon],
+              rtol=1e-11, atol=1e-13)
     W_end, V_end = J.unpack(Y[-1], 3, L)
     wstar = np.array([float(J.fixed_point("jepa", L).subs(J.rho, r)) for r in rho_v])
     # converged to within 1e-3 of each plateau (the horizon is 1.5 x the time to 99%)
@@ -263,7 +265,8 @@ def test_balancedness_conserved(obj):
     lam_v, rho_v = np.array([1.0, 0.7, 0.5]), np.array([1.5, 1.0, 2.0])
     Ws, V = _aligned_init(d, L, eps, key=jax.random.PRNGKey(7))
     horizon = J.time_to_learn(obj, L, 1.0, 1.5, eps, 0.9)
-    Y = solve(J.full_flow_rhs(obj, d, L, np.diag(lam_v / rho_v), np.diag(lam_v)), J.pack(Ws, V), np.linspace(0, horizon, 20), rtol=1e-11, atol=1e-14)
+    Y = solve(J.full_flow_rhs(obj, d, L, np.diag(lam_v / rho_v), np.diag(lam_v)), J.pack(Ws, V), np.linspace(0, horizon, 20),
+              rtol=1e-11, atol=1e-14)
     for y in Y:
         Wt, Vt = J.unpack(y, d, L)
         chain = [*Wt, Vt]
@@ -289,7 +292,8 @@ def test_nonpositive_rho_mode_never_grows():
     # Sigma_yx entry <= 0 (rho <= 0): that mode's wbar does not increase (and rho <= 0 is refused by the API)
     L, d, eps = 2, 2, 1e-1
     Ws, V = _aligned_init(d, L, eps)
-    Y = solve(J.full_flow_rhs("jepa", d, L, np.eye(d), np.diag([1.0, -0.5])), J.pack(Ws, V), np.linspace(0, 200, 30), rtol=1e-10, atol=1e-14)
+    Y = solve(J.full_flow_rhs("jepa", d, L, np.eye(d), np.diag([1.0, -0.5])), J.pack(Ws, V), np.linspace(0, 200, 30),
+              rtol=1e-10, atol=1e-14)
     modes = np.array([deep_linear_product(J.unpack(y, d, L)[0])[1, 1] for y in Y])
     assert np.all(np.diff(modes) <= 1e-14) and modes[-1] < eps
     with pytest.raises(ValueError, match="rho"):

@@ -89,7 +89,7 @@ def test_identity_network_closed_form(depth, w, seed):
                                (depth + 1) * w ** (depth + 1) * lin, rtol=1e-12, atol=1e-13)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _derived(act):
     e = K.gaussian_expectations(act)
     return sp.lambdify((K.q11, K.q22, K.q12), [e["nngp"], e["dot"], e["diag"]], "mpmath")

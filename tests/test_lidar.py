@@ -120,7 +120,8 @@ def test_hand_computed_example():
         assert values[-1] == pytest.approx(expected, rel=1e-12)  # closed form vs eigen-solver: round-off
     big = L.lidar(e, delta=1e8, eps=0.0)
     assert values[0] < values[1] < values[2] < big <= 2.0
-    assert big == pytest.approx(L.effective_rank(np.linalg.eigvalsh(sb)), abs=1e-12)  # (4+1e8)/(5+2e8) = 1/2 + O(1e-8); H is flat at the max: O(1e-16)
+    # (4+1e8)/(5+2e8) = 1/2 + O(1e-8); H is flat at the max: O(1e-16)
+    assert big == pytest.approx(L.effective_rank(np.linalg.eigvalsh(sb)), abs=1e-12)
     assert L.effective_rank(np.linalg.eigvalsh(sb)) == pytest.approx(2.0, rel=1e-14)
 
     # RankMe of the 8 x 2 uncentred view matrix: the views are (2,0),(0,0),(0,0),(-2,0),(0,3),(0,-1),(0,1),(0,-3);
@@ -430,7 +431,8 @@ def test_shift_augmentation_matches_slicing():
     for k, (dy, dx) in enumerate(_SHIFTS):
         # independent: shift the 8x8 image by (dy, dx) with zero fill by explicit slicing
         img, want = x[k].reshape(8, 8), np.zeros((8, 8), np.float32)
-        want[max(dy, 0): 8 + min(dy, 0), max(dx, 0): 8 + min(dx, 0)] = img[max(-dy, 0): 8 + min(-dy, 0), max(-dx, 0): 8 + min(-dx, 0)]
+        want[max(dy, 0): 8 + min(dy, 0), max(dx, 0): 8 + min(dx, 0)] = img[max(-dy, 0): 8 + min(-dy, 0),
+                                                                           max(-dx, 0): 8 + min(-dx, 0)]
         np.testing.assert_array_equal(got[k], want.ravel())
 
 

@@ -41,12 +41,12 @@ def _jax_value(level_logits, r, K, L):
     return jnp.sum(jnp.exp(logp) * r)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _grad_fn(K, L):  # jitted once per shape (hypothesis keeps shapes fixed)
     return jax.jit(jax.grad(lambda zz, r: _jax_value(zz, r, K, L)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _score_fn(K, L):
     """Jacobian of the vector of log p(y) over all outputs w.r.t. every level's logits (jitted once)."""
     hs, vs = _index_arrays(K, L)
@@ -64,7 +64,7 @@ def _autodiff_tabular(pol, r):
         return np.concatenate([np.asarray(x).ravel() for x in g])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _linear_grad_fn(K, L):
     def V(theta, jacs, offs, r):
         return _jax_value([J @ theta + b for J, b in zip(jacs, offs)], r, K, L)

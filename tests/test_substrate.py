@@ -84,7 +84,8 @@ def test_fit_vmapped_equals_per_seed():
     keys = jax.random.split(jax.random.PRNGKey(1), 3)
     p0 = {"w": jax.random.normal(jax.random.PRNGKey(2), (3, 3))}
     batch = jax.tree_util.tree_map(lambda a: jnp.stack([a] * 3), data)
-    out = fit(loss, p0, optax.adam(0.05), steps=40, data=batch, key=keys, record_every=20, record_fn=lambda p: p["w"], batched=True)
+    out = fit(loss, p0, optax.adam(0.05), steps=40, data=batch, key=keys, record_every=20, record_fn=lambda p: p["w"],
+              batched=True)
     for i in range(3):
         one = fit(loss, {"w": p0["w"][i]}, optax.adam(0.05), steps=40, data=data, record_every=20, record_fn=lambda p: p["w"])
         assert np.allclose(out.records[i], one.records, atol=1e-10)

@@ -124,7 +124,7 @@ def _mode_loss_of(prod) -> sp.Expr:
     return sp.factor(sq.subs(_X**2, s))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(with_mid: bool) -> deeplinear.ModeModel:
     groups = ("E", "M", "D") if with_mid else ("E", "D")
 
@@ -153,7 +153,7 @@ def mode_model(depth: int | sp.Expr) -> tuple[deeplinear.ModeModel, dict]:
     return _model(True), {"E": 1, "M": d, "D": 1}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mode_ode_cached(depth) -> sp.Expr:
     model, sizes = mode_model(depth)
     n = n_factors(depth)
@@ -186,7 +186,7 @@ def mode_ode(depth: int | sp.Expr) -> sp.Expr:
     return _mode_ode_cached(key)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mode_rhs(depth: int) -> Callable:
     """:func:`mode_ode` compiled to a numpy function ``f(P, s)`` with ``sympy.lambdify``, vectorised over
     arrays (a JAX version for batched solves: :func:`sims.substrate.ode.sympy_rhs` of :func:`mode_ode`)."""

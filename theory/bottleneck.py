@@ -8,7 +8,8 @@ then a readout. NTK parametrisation (neural-tangents ``stax``), hidden widths :m
 
 **Limit gradient flow** of :math:`L = \sum_j \ell(F(x_j), y_j)`:
 
-* :math:`g` is lazy as a map into :math:`\mathbb R^d`: :math:`\partial_t h(x) = -\sum_j\Theta_g(x, x_j)\,J_f(h(x_j))^\top\nabla_F\ell_j`,
+* :math:`g` is lazy as a map into :math:`\mathbb R^d`:
+  :math:`\partial_t h(x) = -\sum_j\Theta_g(x, x_j)\,J_f(h(x_j))^\top\nabla_F\ell_j`,
   with the fixed kernel :math:`\Theta_g` = :func:`g_kernels`;
 * :math:`f` is lazy as a function on :math:`\mathbb R^d`, with the fixed kernel :math:`\Theta_f(h, h')` of
   :func:`f_kernels` evaluated at the *moving* features; :math:`f_0` is a draw of the GP with kernel
@@ -290,12 +291,12 @@ def linear_mode_model() -> ModeModel:
     return _mode_model()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mode_model() -> ModeModel:
     return ModeModel(lambda p, _: lam / 2 * (tau - kappa * p["g"] * p["f"]) ** 2, ("g", "f"), name="linear bottleneck")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def linear_mode_ode(lazy: bool = False) -> sp.Expr:
     r""":math:`\dot u` of the end-to-end gain :math:`u = \kappa\alpha\beta` of a balanced mode, derived from
     :func:`linear_mode_model`: :math:`2\kappa\lambda u(\tau - u)`. With ``lazy=True`` the infinite-bottleneck

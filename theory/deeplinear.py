@@ -35,13 +35,12 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Union
 
 import sympy as sp
 
 __all__ = ["ModeModel", "s", "Depth"]
 
-Depth = Union[int, sp.Expr]
+Depth = int | sp.Expr
 
 #: The common per-factor singular value of a balanced aligned mode.
 s = sp.Symbol("s", positive=True)
@@ -96,7 +95,8 @@ class ModeModel:
         """Concrete factor symbols ``<g>_1 .. <g>_n`` of each group (``<g>`` alone when n = 1)."""
         self._check_sizes(sizes, concrete=True)
         return {
-            g: [sp.Symbol(g, positive=True)] if sizes[g] == 1 else [sp.Symbol(f"{g}_{a}", positive=True) for a in range(1, sizes[g] + 1)]
+            g: [sp.Symbol(g, positive=True)] if sizes[g] == 1
+            else [sp.Symbol(f"{g}_{a}", positive=True) for a in range(1, sizes[g] + 1)]
             for g in self.groups
         }
 

@@ -255,7 +255,8 @@ def hitting_integrand(objective: Objective, depth: int) -> tuple[sp.Expr, sp.Exp
     """
     d = _check_depth(depth)
     s_star = _layer_fixed_point(_check_objective(objective), d)
-    expr = sp.powsimp(sp.expand_power_base(sp.factor(s_star / layer_ode(objective, d).subs(_s, s_star * u)), force=True), force=True)
+    expr = sp.powsimp(sp.expand_power_base(sp.factor(s_star / layer_ode(objective, d).subs(_s, s_star * u)), force=True),
+                      force=True)
     C, g = expr.as_independent(u, as_Add=False)
     if C.could_extract_minus_sign():  # keep C > 0 and g > 0 on (0, 1)
         C, g = -C, -g
@@ -351,11 +352,14 @@ def time_to_learn(objective: Objective, depth: int, lam, rho, eps, p: float = 0.
         reg, _ = scipy.integrate.quad(f_reg, u0, u1, epsabs=0.0, epsrel=1e-13, limit=200)
     t = f_C(lam_f, rho_f) * (sing + reg) * factor
     if not math.isfinite(t) or t <= 0:
-        raise ArithmeticError(f"time_to_learn: non-finite or non-positive time {t} for {objective}, L={d}, lam={lam}, rho={rho}, eps={eps}, p={p}")
+        raise ArithmeticError(f"time_to_learn: non-finite or non-positive time {t} for {objective}, L={d}, lam={lam}, "
+                              f"rho={rho}, eps={eps}, p={p}")
     return float(t)
 
 
-def learning_times(objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5, time_scale=1) -> np.ndarray:
+def learning_times(
+    objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5, time_scale=1
+) -> np.ndarray:
     """:func:`time_to_learn` for each feature ``(lam, rho)``; a float array of the same length."""
     if len(features) < 1:
         raise ValueError("features must hold at least one (lam, rho) pair")
@@ -367,7 +371,9 @@ def learning_times(objective: Objective, depth: int, features: Sequence[tuple[fl
     return np.array(out)
 
 
-def learning_order(objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5) -> list[int]:
+def learning_order(
+    objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5
+) -> list[int]:
     """Indices of ``features`` (pairs ``(lam, rho)``) in the order they are learned: by increasing
     time to reach ``p`` times their own fixed point from ``eps`` (ties keep input order).
 
@@ -414,14 +420,17 @@ class CriticalTime:
         psi0 = float(self.small_parameter.subs({eps: eps_value, rho: rho_value}))
         return psi0 < threshold
 
-    def evaluate(self, lam_value: float, rho_value: float, eps_value: float, p_value: float = 0.5, *, strict: bool = True) -> float:
+    def evaluate(
+        self, lam_value: float, rho_value: float, eps_value: float, p_value: float = 0.5, *, strict: bool = True
+    ) -> float:
         """Numeric value of :attr:`series` (constant term included, by quadrature for MAE).
 
         Raises:
             ValueError: if ``strict`` and the expansion is not valid there (:meth:`valid`).
         """
         if strict and not self.valid(eps_value, rho_value):
-            raise ValueError(f"eps={eps_value}, rho={rho_value}: eps^(1/L)/s* is not small; the expansion is not asymptotic there")
+            raise ValueError(f"eps={eps_value}, rho={rho_value}: eps^(1/L)/s* is not small; the expansion is not "
+                             "asymptotic there")
         val = self.series.subs({lam: lam_value, rho: rho_value, eps: eps_value, p: p_value})
         return float(sp.N(val.doit() if isinstance(val, sp.Expr) else val, 20))
 
@@ -436,7 +445,8 @@ def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -
     :math:`O(u_0) = O(\epsilon^{1/L})`.
 
     JEPA (Theorem 4.5 up to the ``time_scale`` factor, reference §5):
-    :math:`t = \frac1\lambda\sum_{n=1}^{2L-1}\frac{1}{n\rho^{2L-1-n}\epsilon^{n/L}} + \frac{\ln(\rho/\epsilon^{1/L})}{\lambda\rho^{2L-1}} + O(1)`;
+    :math:`t = \frac1\lambda\sum_{n=1}^{2L-1}\frac{1}{n\rho^{2L-1-n}\epsilon^{n/L}} +
+    \frac{\ln(\rho/\epsilon^{1/L})}{\lambda\rho^{2L-1}} + O(1)`;
     the leading term :math:`\frac{1}{(2L-1)\lambda\epsilon^{(2L-1)/L}}` is independent of :math:`\rho`, and
     :math:`\rho` enters from the next term on.
     MAE: :math:`L=1`: :math:`\frac1\lambda\ln\frac1\epsilon + O(1)`; :math:`L\ge2`:
@@ -496,7 +506,9 @@ def mode_rhs(objective: Objective, depth: int, *, time_scale=1):
     return sp.lambdify((w, lam, rho), encoder_ode(objective, _check_depth(depth), time_scale=time_scale), "numpy")
 
 
-def full_flow(objective: Objective, layers: Sequence[np.ndarray], predictor: np.ndarray, sigma_xx: np.ndarray, sigma_yx: np.ndarray):
+def full_flow(
+    objective: Objective, layers: Sequence[np.ndarray], predictor: np.ndarray, sigma_xx: np.ndarray, sigma_yx: np.ndarray
+):
     r"""Full-matrix gradient flow of deep linear JEPA / MAE (numeric right-hand side).
 
     With :math:`G = V\bar W\Sigma_{xx} - \bar W\Sigma_{yx}` (JEPA, target branch held fixed) or
@@ -516,7 +528,8 @@ def full_flow(objective: Objective, layers: Sequence[np.ndarray], predictor: np.
     if len(layers) < 1:
         raise ValueError("layers must hold at least one matrix")
     d = predictor.shape[0]
-    for name, m in [("predictor", predictor), ("sigma_xx", sigma_xx), ("sigma_yx", sigma_yx), *[(f"layers[{i}]", m) for i, m in enumerate(layers)]]:
+    for name, m in [("predictor", predictor), ("sigma_xx", sigma_xx), ("sigma_yx", sigma_yx),
+                    *[(f"layers[{i}]", m) for i, m in enumerate(layers)]]:
         if np.shape(m) != (d, d):
             raise ValueError(f"{name} must have shape ({d}, {d}), got {np.shape(m)}")
     Lk = len(layers)

@@ -10,7 +10,8 @@ parametrisation: :math:`z^{l+1} = \sqrt{\sigma_w^2/n_l}\,W^{l+1}\phi(z^l) + \sig
 :math:`\Sigma = x\cdot x'/d_{in}` and :math:`\Theta = 0`;
 
 * Dense: :math:`\Sigma \leftarrow \sigma_w^2\Sigma + \sigma_b^2`, then :math:`\Theta \leftarrow \Sigma + \sigma_w^2\Theta`;
-* activation: with :math:`(u, v) \sim \mathcal N\big(0, \begin{smallmatrix} q_{11} & q_{12}\\ q_{12} & q_{22}\end{smallmatrix}\big)`
+* activation: with
+  :math:`(u, v) \sim \mathcal N\big(0, \begin{smallmatrix} q_{11} & q_{12}\\ q_{12} & q_{22}\end{smallmatrix}\big)`
   (:math:`q_{12} = \Sigma(x, x')`, :math:`q_{ii}` the diagonal),
   :math:`\Sigma \leftarrow \mathbb E[\phi(u)\phi(v)]`, :math:`\Theta \leftarrow \Theta\,\mathbb E[\phi'(u)\phi'(v)]`.
 

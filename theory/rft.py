@@ -48,7 +48,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import sympy as sp
@@ -66,7 +66,7 @@ DEFAULT_CHUNK = 1 << 16
 #: Largest number of outputs K**L the exact enumeration accepts (the issue asks for 1e6; a little room).
 MAX_OUTPUTS = 1 << 24
 
-Reward = Union[np.ndarray, Sequence[float], Callable[[np.ndarray], np.ndarray]]
+Reward = np.ndarray | Sequence[float] | Callable[[np.ndarray], np.ndarray]
 
 
 def _check_KL(K, L) -> tuple[int, int]:
@@ -516,7 +516,7 @@ def single_step_gradient(probs, reward) -> np.ndarray:
 # -------------------------------------------------------------------------------------- symbolic identity
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def policy_gradient_identity(L: int, K: int | None = None) -> dict:
     r"""The policy-gradient identity with the softmax chain rule, symbolically.
 
@@ -753,7 +753,7 @@ p_sym = sp.Symbol("p", positive=True)
 _gap = sp.Symbol("Delta", positive=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def flow_ode(objective: str, K: int, *, gap: float | sp.Expr = 1) -> sp.Expr:
     r"""Gradient flow of the correct-label probability :math:`p = \pi_c` on one input with ``K`` labels.
 
@@ -809,7 +809,7 @@ def _real_log(F: sp.Expr) -> sp.Expr:
     return F.replace(negative_inside, lambda e: sp.log(sp.expand(-e.args[0])))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _antiderivative(objective: str, K: int, gap) -> sp.Expr:
     return _real_log(sp.expand(sp.integrate(sp.apart(1 / flow_ode(objective, K, gap=gap), p_sym), p_sym)))
 
@@ -895,7 +895,7 @@ std_sym = sp.Symbol("STD0", positive=True)
 K_sym = sp.Symbol("K", integer=True, positive=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def time_asymptotics(objective: str) -> Asymptotics:
     r"""Θ(1/STD²) for RFT against Θ(log 1/STD) for SFT, with the constants, for symbolic :math:`K`, :math:`\Delta`.
 

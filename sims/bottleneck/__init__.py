@@ -1,8 +1,8 @@
 r"""Experiment ``bottleneck``: infinite-width networks with a finite bottleneck (Littwin et al. 2021) and NTK limits.
 
 **(a) kernel convergence.** ReLU MLPs (NTK parametrisation) of growing width on a few digits images:
-the empirical NTK (the Jacobian contraction of :func:`sims.substrate.kernels.empirical_ntk`, computed layer by layer) and the empirical NNGP
-(covariance of the last hidden features) approach :func:`theory.kernels.ntk` / :func:`theory.kernels.nngp`;
+the empirical NTK (the Jacobian contraction of :func:`sims.substrate.kernels.empirical_ntk`, computed layer by layer) and
+the empirical NNGP (covariance of the last hidden features) approach :func:`theory.kernels.ntk` / :func:`theory.kernels.nngp`;
 the relative Frobenius error of one network, RMS over ``a_draws`` independent networks per width, is fitted
 against width on log-log axes (slope -1/2). One draw's error is dominated by one random mode (the overall
 scale of the kernel on a few correlated digits), so it is a near chi-square variable with one degree of

@@ -82,7 +82,8 @@ def _slope(x, y) -> float:
 # ----------------------------------------------------------------------------- experiment
 class BottleneckExperiment(Experiment):
     name = "bottleneck"
-    paper = "Littwin et al. 2021, Implicit Acceleration and Feature Learning in Infinitely Wide Neural Networks with Bottlenecks (arXiv:2107.00364)"
+    paper = ("Littwin et al. 2021, Implicit Acceleration and Feature Learning in Infinitely Wide Neural Networks with "
+             "Bottlenecks (arXiv:2107.00364)")
     description = ("NNGP/NTK convergence at rate width^-1/2; the bottleneck part of the kernel stays random "
                    "(spread ~ d^-1/2); finite bottleneck networks vs their limit vs the pure NTK on digits.")
     config_cls = BottleneckConfig
@@ -119,7 +120,8 @@ class BottleneckExperiment(Experiment):
                               for n in c.c_widths}, desc=f"bottleneck: (c) conditional limit {tag}")
             lim = ctx.sweep(train_limit, {f"{tag}-limit": dict(base, scale=scale, limit_width=c.limit_width)},
                             desc=f"bottleneck: (c) limit {tag}")[f"{tag}-limit"]
-            ntk = ctx.sweep(ntk_baseline, {f"{tag}-ntk": dict(base, scale=scale)}, desc=f"bottleneck: (c) ntk {tag}")[f"{tag}-ntk"]
+            ntk = ctx.sweep(ntk_baseline, {f"{tag}-ntk": dict(base, scale=scale)},
+                            desc=f"bottleneck: (c) ntk {tag}")[f"{tag}-ntk"]
 
             def stack(rs, key):
                 return np.stack([np.asarray(r[key]) for r in rs])
@@ -167,7 +169,8 @@ class BottleneckExperiment(Experiment):
         tol_n = 3 * se * np.sqrt(2) / np.log(b["widths"][-1] / b["widths"][0])
         out.append(Claim("bottleneck.b-random-at-fixed-d", "at fixed d the bottleneck part J_f Theta_g J_f^T stays random: "
                          "its spread over draws does not shrink with width (slope vs width ~ 0), while Theta_f's does (~ -1/2)",
-                         {"jj": 0.0, "theta_f": -0.5}, {"jj": [round(s, 3) for s in sl_jj_n], "theta_f": [round(s, 3) for s in sl_tf_n]},
+                         {"jj": 0.0, "theta_f": -0.5},
+                         {"jj": [round(s, 3) for s in sl_jj_n], "theta_f": [round(s, 3) for s in sl_tf_n]},
                          f"|jj slope| <= {0.1 + tol_n:.3f}; theta_f slope within 0.15 of -0.5",
                          bool(max(abs(s) for s in sl_jj_n) <= 0.1 + tol_n and all(abs(s + 0.5) <= 0.15 for s in sl_tf_n)),
                          {"jj_sd": jj_sd, "theta_f_sd": tf_sd}))
@@ -182,7 +185,8 @@ class BottleneckExperiment(Experiment):
             rising = bool(np.all(np.diff(sp_[order], axis=0) > 0))
             out.append(Claim("bottleneck.d-linear-acceleration", "deep linear analogue (reference note section 3): the "
                              "finite-bottleneck linear model reaches 1e-3 of its initial loss faster than the lazy model with "
-                             f"the same initial kernel trace for the largest target (tau = {taus[order[-1]]:g}) at every d, slower "
+                             f"the same initial kernel trace for the largest target (tau = {taus[order[-1]]:g}) at every d, "
+                             "slower "
                              f"for the smallest (tau = {taus[order[0]]:g}), the speed-up rising with tau (the logistic's rate "
                              "near the optimum is 2 kappa tau against the lazy c)",
                              "speed-up > 1 at the largest tau, < 1 at the smallest, increasing in tau",
@@ -208,10 +212,12 @@ class BottleneckExperiment(Experiment):
                               "distance_per_seed": np.round(cd["fun_per_seed"], 4),
                               "ratio_to_previous_width": np.round(cd["fun_ratio"], 3),
                               "ratio_bootstrap_sd": np.round(cd["fun_ratio_sd"], 3),
-                              "loglog_slope": round(cd["fun_slope"], 3), "loglog_slope_bootstrap_sd": round(cd["fun_slope_sd"], 3),
+                              "loglog_slope": round(cd["fun_slope"], 3),
+                              "loglog_slope_bootstrap_sd": round(cd["fun_slope_sd"], 3),
                               "loss_curve_distance": np.round(cd["loss"], 4),
                               "loss_curve_distance_per_seed": np.round(cd["loss_per_seed"], 4),
-                              "loss_curve_slope": round(cd["loss_slope"], 3), "loss_curve_slope_sd": round(cd["loss_slope_sd"], 3),
+                              "loss_curve_slope": round(cd["loss_slope"], 3),
+                              "loss_curve_slope_sd": round(cd["loss_slope_sd"], 3),
                               "note": "first-order perturbation theory gives width^-1/2 for smooth activations; the rate is "
                                       "reported, not tested: ReLU heads have a piecewise-constant J_f0 (see module docstring)"}))
             ntk_m = np.asarray(r["ntk_train"]).mean(0)
@@ -226,14 +232,16 @@ class BottleneckExperiment(Experiment):
             want = "> 1 (large targets)" if large_targets else "<= 1 (small targets)"
             sp = speed[tag][0]
             out.append(Claim(f"bottleneck.c-{tag}-speedup", f"({tag}) speed-up of the bottleneck over the pure NTK: time for the "
-                             f"NTK model to reach {c.loss_level:g} x its initial training loss (seed-mean curve) over the same time "
+                             f"NTK model to reach {c.loss_level:g} x its initial training loss (seed-mean curve) over the "
+                             "same time "
                              "for the bottleneck model (limit; widest finite network in details); final test losses in details. "
                              "Predicted from the deep-linear analogue (reference note section 3): acceleration for targets "
                              "large against the initial outputs, none for small ones",
                              want, round(sp, 3), "sign", bool(sp > 1) if large_targets else bool(sp <= 1),
                              {"t_ntk": t_ntk, "t_limit": t_lim, "t_finite_widest": t_fin, "speedup_finite_widest": speed[tag][1],
-                              "final_test_loss": test, "final_train_loss": {"limit": float(lim[-1]),
-                                                                            "ntk": float(np.asarray(r["ntk_train"]).mean(0)[-1])}}))
+                              "final_test_loss": test,
+                              "final_train_loss": {"limit": float(lim[-1]),
+                                                   "ntk": float(np.asarray(r["ntk_train"]).mean(0)[-1])}}))
         if len(speed) >= 2:
             tags = sorted(results["c"], key=lambda k: results["c"][k]["scale"])
             small, large = speed[tags[0]][0], speed[tags[-1]][0]

@@ -105,7 +105,8 @@ def train_finite(cfg: Mapping, seeds) -> list[dict]:
         return _mse(finite_apply(p, b["x"], cfg), b["y"])
 
     res = fit(loss, params, optax.sgd(cfg["lr"]), steps=cfg["steps"], data=data, record_every=cfg["record_every"],
-              key=jax.random.split(jax.random.PRNGKey(0), S), record_fn=lambda p: {"test": _mse(finite_apply(p, xte, cfg), yte), "out": finite_apply(p, xtr, cfg)[:, 0]},
+              key=jax.random.split(jax.random.PRNGKey(0), S),
+              record_fn=lambda p: {"test": _mse(finite_apply(p, xte, cfg), yte), "out": finite_apply(p, xtr, cfg)[:, 0]},
               batched=True)
     t = res.steps * cfg["lr"]
     return [{"t": t, "train": res.losses[i], "test": res.records["test"][i], "out_train": res.records["out"][i]}

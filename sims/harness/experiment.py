@@ -1,9 +1,9 @@
 """The experiment contract: configs with presets, claims, and the registry.
 
-An experiment module (``sims/<paper>.py``, or a package ``sims/<paper>/`` for several sub-experiments) defines a :class:`Config` subclass (a frozen dataclass with
-``PRESETS`` for ``quick`` / ``default`` / ``paper``) and an :class:`Experiment` subclass, and calls
-:func:`register` on an instance at import time. the registry imports every experiment module,
-so ``python -m sims list`` sees them all.
+An experiment module (``sims/<paper>.py``, or a package ``sims/<paper>/`` for several sub-experiments) defines a
+:class:`Config` subclass (a frozen dataclass with ``PRESETS`` for ``quick`` / ``default`` / ``paper``) and an
+:class:`Experiment` subclass, and calls :func:`register` on an instance at import time. the registry imports every
+experiment module, so ``python -m sims list`` sees them all.
 
 The runner (:mod:`sims.harness.runner`) gives :meth:`Experiment.run` a :class:`RunContext`: the run directory,
 the executor, progress, and :meth:`RunContext.sweep`, which evaluates ``fn(config, seeds)`` for each
@@ -108,7 +108,7 @@ class Config:
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "default": {}, "paper": {}}
 
     @classmethod
-    def preset(cls, scale: str = "default", **overrides) -> "Config":
+    def preset(cls, scale: str = "default", **overrides) -> Config:
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
         fields = {f.name for f in dataclasses.fields(cls)}

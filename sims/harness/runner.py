@@ -233,7 +233,9 @@ def _resolve(name_or_exp: str | Experiment) -> Experiment:
     raise TypeError(f"name_or_exp must be an experiment name or an Experiment, got {type(name_or_exp).__name__}")
 
 
-def _finish(exp: Experiment, config: Config, results: Mapping[str, Any], store: RunStore) -> tuple[list[Claim], list[pathlib.Path]]:
+def _finish(
+    exp: Experiment, config: Config, results: Mapping[str, Any], store: RunStore
+) -> tuple[list[Claim], list[pathlib.Path]]:
     claims = list(exp.claims(config, results))
     bad = [c for c in claims if not isinstance(c, Claim)]
     if bad:

@@ -121,7 +121,8 @@ def linear_ae_factors(params: dict) -> list:
 def jepa_loss(params: dict, batch: dict, objective: str) -> jax.Array:
     r"""Population (or full-sample) loss from second moments.
 
-    JEPA: :math:`\tfrac12\mathrm{tr}(P\Sigma_{xx}P^\top) - \mathrm{tr}(T\Sigma_{yx}P^\top) + \tfrac12\mathrm{tr}(T\Sigma_{yy}T^\top)`
+    JEPA: :math:`\tfrac12\mathrm{tr}(P\Sigma_{xx}P^\top) - \mathrm{tr}(T\Sigma_{yx}P^\top) +
+    \tfrac12\mathrm{tr}(T\Sigma_{yy}T^\top)`
     with :math:`P = V\bar W` and the target :math:`T = \mathrm{SG}(\bar W)`; MAE: the same with :math:`T = I`.
     Equals :math:`\tfrac12\hat{\mathbb E}\|Px - Ty\|^2` exactly. ``params``: ``{"W": [layers], "V": predictor}``
     (:func:`deep_linear_init` layers); ``batch``: second moments ``sxx``, ``syx``, ``syy``
@@ -130,7 +131,8 @@ def jepa_loss(params: dict, batch: dict, objective: str) -> jax.Array:
     wbar = deep_linear_product(params["W"])
     Pm = params["V"] @ wbar
     T = jax.lax.stop_gradient(wbar) if objective == "jepa" else jnp.eye(wbar.shape[0], dtype=wbar.dtype)
-    return 0.5 * jnp.trace(Pm @ batch["sxx"] @ Pm.T) - jnp.trace(T @ batch["syx"] @ Pm.T) + 0.5 * jnp.trace(T @ batch["syy"] @ T.T)
+    return (0.5 * jnp.trace(Pm @ batch["sxx"] @ Pm.T) - jnp.trace(T @ batch["syx"] @ Pm.T)
+            + 0.5 * jnp.trace(T @ batch["syy"] @ T.T))
 
 
 # --------------------------------------------------------------------------- NTK-parametrised MLPs
@@ -160,7 +162,8 @@ def ntk_mlp_init(key: jax.Array, sizes, *, dtype=jnp.float32) -> list[dict]:
 
 
 def ntk_mlp_apply(params: list[dict], x: jax.Array, *, activations, w_var: float = 1.0, b_var: float = 0.0) -> jax.Array:
-    r"""Forward pass :math:`z^{l+1} = \sqrt{\sigma_w^2/n_l}\,\phi_l(z^l) W^{l+1} + \sigma_b b^{l+1}`, no activation after the last layer.
+    r"""Forward pass :math:`z^{l+1} = \sqrt{\sigma_w^2/n_l}\,\phi_l(z^l) W^{l+1} + \sigma_b b^{l+1}`, no activation after
+    the last layer.
 
     Args:
         params: from :func:`ntk_mlp_init`.

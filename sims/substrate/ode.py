@@ -256,7 +256,9 @@ def sympy_rhs(expr, state, params=()):
     return rhs
 
 
-def jepa_mode_trajectories(objective: str, depth: int, feats, eps: float, ts: np.ndarray, *, chunk_size: int | None = None) -> np.ndarray:
+def jepa_mode_trajectories(
+    objective: str, depth: int, feats, eps: float, ts: np.ndarray, *, chunk_size: int | None = None
+) -> np.ndarray:
     """JEPA / MAE encoder modes ``wbar = s^L`` (Littwin et al. 2024) from the per-layer ODE of
     :func:`theory.jepa.layer_ode`, one diffrax batch over features ``[(lam, rho), ...]`` in float64,
     shape ``(len(feats), len(ts))``. Integrating the layer factor ``s`` rather than ``wbar = s^L`` keeps the
