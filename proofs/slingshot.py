@@ -61,7 +61,7 @@ def _adam_steady() -> Proof:
                   "for |g| << eps; |g| = eps is the boundary (step eta/2).",
         id="slingshot.adam_steady_step",
         assumptions=["the gradient is constant (steady) over the moments' memory", "m_0 = v_0 = 0"],
-        claims=["slingshot.sign_step"],
+        claims=["slingshot.sign_step", "slingshot.no_slingshot_eps"],
     )
 
 
@@ -123,7 +123,7 @@ def _toy() -> Proof:
         assumptions=["one training point, label +1, feature x > 0 (separable)", "continuous time (flows)",
                      "Adam's moments track the gradient instantly (beta -> 0), except in the last three steps, "
                      "which take a geometrically decaying gradient"],
-        claims=["slingshot.sign_step"],
+        claims=["slingshot.growth_rate", "slingshot.toy_tail_rate", "slingshot.no_slingshot_eps"],
     )
 
 
@@ -172,7 +172,7 @@ def _absorption() -> Proof:
                   "K = 2: 16.64), while the wrong-class entries stay positive.",
         id="slingshot.float_absorption",
         assumptions=["max-subtracted softmax; every wrong class at gap Delta", "round to nearest even"],
-        claims=["slingshot.collapse_before_spike"],
+        claims=["slingshot.collapse_before_spike", "slingshot.absorption_threshold", "slingshot.no_slingshot_float64"],
     )
 
 
@@ -230,7 +230,7 @@ def _ortho() -> Proof:
         id="slingshot.ortho_grad",
         assumptions=["w != 0, g not parallel to w (3-vectors; the identities are coordinate-wise the same in any "
                      "dimension)"],
-        claims=["slingshot.no_slingshot_stablemax"],
+        claims=["slingshot.no_slingshot_orthograd"],
     )
 
 
