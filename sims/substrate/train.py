@@ -1,11 +1,17 @@
 """Training: the one training loop of theorylab (JAX, optax, ``lax.scan`` over steps, ``vmap`` over seeds).
 
-:func:`fit` runs ``steps`` optimizer steps of ``loss_fn`` inside one jitted ``lax.scan``; metrics are
+:func:`fit` runs ``steps`` optimizer steps of ``loss_fn`` inside jitted ``lax.scan`` loops; metrics are
 recorded every ``record_every`` steps (and at step 0). With ``batched=True`` parameters, data and keys
 carry a leading seed axis and the whole run is ``vmap``-ed, so all seeds train in one compiled program.
 
 With ``optax.sgd(eta)`` and full-batch data, ``fit`` is the forward-Euler discretisation of gradient
 flow with time ``t = eta * step``: the setting of every deep-linear theory in this package.
+
+Options for long runs (transformers): a loss returning auxiliary outputs (``has_aux``, recorded beside the
+loss), a record function that also sees the optimiser state (``record_opt_state``, e.g. Adam's moments),
+a tqdm progress bar (``progress``) and checkpoint/resume (``checkpoint_dir``). The last two run the scan in
+chunks of ``chunk`` records from a host loop; the updates are the same. :func:`minibatches` turns a pool of
+examples into a ``data(key)`` sampler.
 
 :func:`fit_reference` is the same math as a plain eager Python loop (one seed, one step at a time,
 no ``jit``): the baseline of ``python -m sims bench`` and an independent check in the tests.
@@ -17,6 +23,11 @@ step and the records finished before it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import os
+import pathlib
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["TrainResult", "DivergenceError", "fit", "fit_reference"]
+__all__ = ["TrainResult", "DivergenceError", "fit", "fit_reference", "minibatches"]
 
 PyTree = Any
+
+CHECKPOINT_FILE = "fit_checkpoint.npz"
 
 
 @dataclasses.dataclass
@@ -40,12 +53,16 @@ class TrainResult:
         steps: ``(R,)`` step index of each record (0, r, 2r, ..., steps).
         losses: ``(R,)`` or ``(S, R)`` loss at each record (before the update of that step).
         records: ``record_fn(params)`` stacked over records: leaves ``(R, ...)`` or ``(S, R, ...)``.
+        aux: with ``has_aux``, the loss's auxiliary output at each record, stacked like ``records``; else ``()``.
+        opt_state: the final optimiser state (of the inexact-array part of ``params``), or ``None``.
     """
 
     params: PyTree
     steps: np.ndarray
     losses: np.ndarray
     records: PyTree
+    aux: PyTree = ()
+    opt_state: PyTree = None
 
 
 class DivergenceError(RuntimeError):
@@ -78,25 +95,36 @@ def _tree_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def _make_run(loss_fn, optimizer, steps, record_every, record_fn, sampled):
-    n_rec = steps // record_every
-    rec = record_fn if record_fn is not None else (lambda p: ())
+def _make_fns(loss_fn, optimizer, record_every, record_fn, sampled, has_aux, record_opt_state):
+    """The three pieces of a run, on the inexact part ``d`` of the parameters (``static`` holds the rest).
+
+    ``init(d, key) -> carry``; ``advance(carry, static, data, js) -> (carry, (losses, records, aux))`` runs the
+    record chunks ``js`` (each: record at step ``j * record_every``, then ``record_every`` updates);
+    ``final(carry, static, data) -> (loss, record, aux)`` at the last step. ``carry = (d, opt_state, key, bad)``.
+    """
 
     def batch_at(data, key):
         return data(key) if sampled else data
 
-    def run(params, data, key):
-        dyn, static = eqx.partition(params, eqx.is_inexact_array)
-        opt_state = optimizer.init(dyn)
+    def loss_aux(d, static, batch):
+        out = loss_fn(eqx.combine(d, static), batch)
+        return out if has_aux else (out, ())
 
-        def loss_dyn(d, batch):
-            return loss_fn(eqx.combine(d, static), batch)
+    def rec(d, static, s):
+        if record_fn is None:
+            return ()
+        p = eqx.combine(d, static)
+        return record_fn(p, s) if record_opt_state else record_fn(p)
 
+    def init(d, key):
+        return (d, optimizer.init(d), key, jnp.array(-1, dtype=jnp.int32))
+
+    def advance(carry, static, data, js):
         def one_step(carry, i):
             d, s, k, bad = carry
             k, sub = jax.random.split(k)
             batch = batch_at(data, sub)
-            loss, g = jax.value_and_grad(loss_dyn)(d, batch)
+            (loss, _), g = jax.value_and_grad(loss_aux, has_aux=True)(d, static, batch)
             upd, s = optimizer.update(g, s, d)
             d = optax.apply_updates(d, upd)
             finite = jnp.isfinite(loss) & _tree_finite(d)
@@ -104,25 +132,77 @@ def _make_run(loss_fn, optimizer, steps, record_every, record_fn, sampled):
             return (d, s, k, bad), loss
 
         def chunk(carry, j):
-            d = carry[0]
-            k = carry[2]
+            d, s, k = carry[0], carry[1], carry[2]
             _, sub = jax.random.split(k)
-            loss0 = loss_dyn(d, batch_at(data, sub))
-            record = rec(eqx.combine(d, static))
+            loss0, aux0 = loss_aux(d, static, batch_at(data, sub))
+            record = rec(d, static, s)
             carry, _ = jax.lax.scan(one_step, carry, j * record_every + jnp.arange(record_every))
-            return carry, (loss0, record)
+            return carry, (loss0, record, aux0)
 
-        carry = (dyn, opt_state, key, jnp.array(-1, dtype=jnp.int32))
-        carry, (losses, records) = jax.lax.scan(chunk, carry, jnp.arange(n_rec))
-        d_final, _, k, bad = carry
+        return jax.lax.scan(chunk, carry, js)
+
+    def final(carry, static, data):
+        d, s, k, _ = carry
         _, sub = jax.random.split(k)
-        loss_end = loss_dyn(d_final, batch_at(data, sub))
-        rec_end = rec(eqx.combine(d_final, static))
-        losses = jnp.concatenate([losses, loss_end[None]])
-        records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), records, rec_end)
-        return eqx.combine(d_final, static), losses, records, bad
+        loss, aux = loss_aux(d, static, batch_at(data, sub))
+        return loss, rec(d, static, s), aux
 
-    return run
+    return init, advance, final
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+def _to_host(x):
+    if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return np.asarray(jax.random.key_data(x))
+    return np.asarray(x)
+
+
+def _save_checkpoint(directory: pathlib.Path, meta: dict, carry, hist_leaves: list[np.ndarray]) -> None:
+    """Write ``carry`` (params, optimiser state, key, divergence flag) and the records so far, atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {f"carry_{i}": _to_host(x) for i, x in enumerate(jax.tree_util.tree_leaves(carry))}
+    arrays.update({f"hist_{i}": x for i, x in enumerate(hist_leaves)})
+    arrays["meta"] = np.array(json.dumps(meta))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fit_checkpoint.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, directory / CHECKPOINT_FILE)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_checkpoint(directory: pathlib.Path, meta: dict, carry_like):
+    """Read a checkpoint written for the same run (``meta`` must agree), or ``None`` when there is none."""
+    path = directory / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        saved = json.loads(str(z["meta"]))
+        for k in ("steps", "record_every", "carry_treedef", "carry_shapes", "batched"):
+            if saved.get(k) != meta[k]:
+                raise ValueError(f"checkpoint {path} was written for {k}={saved.get(k)!r}, this run has "
+                                 f"{k}={meta[k]!r}; use another checkpoint_dir or delete the file")
+        like, treedef = jax.tree_util.tree_flatten(carry_like)
+        leaves = []
+        for i, x in enumerate(like):
+            a = z[f"carry_{i}"]
+            if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+                leaves.append(jax.random.wrap_key_data(jnp.asarray(a), impl=jax.random.key_impl(x)))
+            else:
+                leaves.append(jnp.asarray(a, dtype=x.dtype))
+        hist = [z[f"hist_{i}"] for i in range(saved["n_hist"])]
+    return jax.tree_util.tree_unflatten(treedef, leaves), hist, int(saved["done"])
+
+
+def _progress_bar(progress, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else "fit", unit="step", leave=False)
 
 
 def fit(
@@ -134,61 +214,185 @@ def fit(
     data: PyTree | Callable[[jax.Array], PyTree],
     key: jax.Array | None = None,
     record_every: int = 1,
-    record_fn: Callable[[PyTree], PyTree] | None = None,
+    record_fn: Callable[..., PyTree] | None = None,
     batched: bool = False,
+    has_aux: bool = False,
+    record_opt_state: bool = False,
+    progress: bool | str = False,
+    chunk: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
 ) -> TrainResult:
     """Minimise ``loss_fn(params, batch)`` with ``optimizer`` for ``steps`` steps.
 
     Args:
-        loss_fn: scalar loss of a parameter pytree (arrays or equinox modules) and a batch.
+        loss_fn: scalar loss of a parameter pytree (arrays or equinox modules) and a batch; with
+            ``has_aux`` it returns ``(loss, aux)`` and only ``loss`` is differentiated.
         params: initial parameters; with ``batched=True`` every array leaf has a leading seed axis.
         optimizer: an optax transformation.
         steps: number of updates; a multiple of ``record_every``.
         data: a fixed batch (full-batch training; leading seed axis when batched), or a callable
-            ``data(key) -> batch`` drawing a fresh batch each step (then ``key`` is required).
+            ``data(key) -> batch`` drawing a fresh batch each step (then ``key`` is required); see
+            :func:`minibatches`. An ``equinox.Module`` batch (e.g. a ``SeqBatch``) counts as a fixed batch.
         key: PRNG key (``(S, 2)`` keys when batched); needed only for sampled data.
-        record_every: record loss and ``record_fn(params)`` every this many steps, and at step 0.
-        record_fn: what to record from the parameters (default: nothing but the loss).
+        record_every: record loss and ``record_fn`` every this many steps, and at step 0.
+        record_fn: what to record: ``record_fn(params)``, or ``record_fn(params, opt_state)`` with
+            ``record_opt_state`` (``opt_state`` is the optax state of the inexact arrays of ``params``, e.g.
+            ``opt_state[0].mu`` for ``optax.adam``; non-array leaves are ``None`` there). Default: nothing.
         batched: ``vmap`` over a leading seed axis of ``params``, ``data`` (if an array batch) and ``key``.
+        has_aux: ``loss_fn`` returns ``(loss, aux)``; ``aux`` is recorded like ``records``.
+        record_opt_state: call ``record_fn(params, opt_state)`` instead of ``record_fn(params)``.
+        progress: show a tqdm bar (a string is its description); runs the scan in chunks from the host.
+        chunk: records per host-loop chunk when chunked (default: about 50 chunks); setting it also chunks.
+        checkpoint_dir: save parameters, optimiser state, key and records so far to
+            ``checkpoint_dir/fit_checkpoint.npz`` every ``checkpoint_every`` chunks and at the end; a later call
+            with the same directory, ``steps``, ``record_every`` and parameter shapes resumes from it (and
+            returns at once if it had finished). Chunked.
+        checkpoint_every: chunks between checkpoints.
 
     Returns:
         :class:`TrainResult` with ``steps // record_every + 1`` records.
 
     Raises:
-        ValueError: bad ``steps``/``record_every``, sampled data without ``key``.
-        DivergenceError: non-finite loss or parameters, with the step and the records before it.
+        ValueError: bad ``steps``/``record_every``/``chunk``/``checkpoint_every``, sampled data without ``key``,
+            a checkpoint written for another run.
+        DivergenceError: non-finite loss or parameters, with the step and the records before it (a chunked
+            run stops at the end of the chunk where it happened).
     """
     _validate(steps, record_every)
+    steps, record_every = int(steps), int(record_every)
+    for name, v in (("chunk", chunk), ("checkpoint_every", checkpoint_every)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
     sampled = callable(data) and not isinstance(data, eqx.Module)
     if sampled and key is None:
         raise ValueError("key is required when data is a sampling function")
     if key is None:
         key = jax.random.PRNGKey(0)
-    run = _make_run(loss_fn, optimizer, int(steps), int(record_every), record_fn, sampled)
+    n_rec = steps // record_every
+    init, advance, final = _make_fns(loss_fn, optimizer, record_every, record_fn, sampled, has_aux,
+                                     record_opt_state)
+    dyn, static = eqx.partition(params, eqx.is_inexact_array)
     if batched:
-        data_axis = None if sampled else 0
         # if_array(0): equinox modules also carry non-array leaves (activation functions), broadcast unbatched
-        run = eqx.filter_vmap(run, in_axes=(eqx.if_array(0), data_axis, 0))
-    final, losses, records, bad = eqx.filter_jit(run)(params, data, key)
-    losses = np.asarray(losses)
-    records = jax.tree_util.tree_map(np.asarray, records)
-    bad = np.atleast_1d(np.asarray(bad))
+        data_axis = None if sampled else 0
+        init = eqx.filter_vmap(init, in_axes=(0, 0))
+        advance = eqx.filter_vmap(advance, in_axes=(0, eqx.if_array(0), data_axis, None))
+        final = eqx.filter_vmap(final, in_axes=(0, eqx.if_array(0), data_axis))
+    rax = 1 if batched else 0  # the record axis of losses/records/aux
+    chunked = bool(progress) or chunk is not None or checkpoint_dir is not None
+
+    if not chunked:
+        def whole(dyn, static, data, key):
+            carry, hist = advance(init(dyn, key), static, data, jnp.arange(n_rec))
+            return carry, hist, final(carry, static, data)
+
+        carry, hist, end = eqx.filter_jit(whole)(dyn, static, data, key)
+        hist = jax.tree_util.tree_map(np.asarray, hist)
+        bad = np.atleast_1d(np.asarray(carry[3]))
+    else:
+        size = int(chunk) if chunk is not None else max(1, math.ceil(n_rec / 50))
+        init_j, adv_j, fin_j = eqx.filter_jit(init), eqx.filter_jit(advance), eqx.filter_jit(final)
+        carry = init_j(dyn, key)
+        hist_def = jax.tree_util.tree_structure(
+            eqx.filter_eval_shape(advance, carry, static, data, jnp.arange(1))[1])
+        parts: list[list[np.ndarray]] = []  # per chunk, the flat leaves of (losses, records, aux)
+        done, ckpt, meta = 0, None, None
+        if checkpoint_dir is not None:
+            ckpt = pathlib.Path(checkpoint_dir)
+            leaves, tdef = jax.tree_util.tree_flatten(carry)
+            meta = {"steps": steps, "record_every": record_every, "batched": bool(batched),
+                    "carry_treedef": str(tdef), "carry_shapes": [list(np.shape(x)) for x in leaves]}
+            loaded = _load_checkpoint(ckpt, meta, carry)
+            if loaded is not None:
+                carry, hist_leaves, done = loaded
+                if done:
+                    parts.append(hist_leaves)
+        bar = _progress_bar(progress, steps)
+        if bar is not None:
+            bar.update(done * record_every)
+        try:
+            since = 0
+            while done < n_rec:
+                n = min(size, n_rec - done)
+                carry, h = adv_j(carry, static, data, jnp.arange(done, done + n))
+                parts.append([np.asarray(x) for x in jax.tree_util.tree_leaves(h)])
+                done += n
+                since += 1
+                diverged = bool(np.any(np.asarray(carry[3]) >= 0))
+                if ckpt is not None and (since % checkpoint_every == 0 or done == n_rec or diverged):
+                    _save_checkpoint(ckpt, {**meta, "done": done, "n_hist": len(parts[0])}, carry,
+                                     _concat(parts, rax))
+                    parts = [_concat(parts, rax)]
+                if bar is not None:
+                    bar.update(n * record_every)
+                    bar.set_postfix(loss=float(np.mean(np.asarray(h[0])[..., -1])))
+                if diverged:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        hist = jax.tree_util.tree_unflatten(hist_def, _concat(parts, rax))
+        bad = np.atleast_1d(np.asarray(carry[3]))
+        end = fin_j(carry, static, data) if not np.any(bad >= 0) else None
+
     step_idx = np.arange(0, steps + 1, record_every)
     if np.any(bad >= 0):
+        losses, records, aux = hist
         seed = int(np.argmax(bad >= 0))
         first = int(bad[seed])
-        keep = step_idx <= first
-        if batched:
-            part = TrainResult(None, step_idx[keep], losses[:, keep], jax.tree_util.tree_map(lambda a: a[:, keep], records))
-        else:
-            part = TrainResult(None, step_idx[keep], losses[keep], jax.tree_util.tree_map(lambda a: a[keep], records))
+        have = step_idx[: np.shape(losses)[rax]]  # a chunked run stops after the chunk that diverged
+        keep = have <= first
+        take = (lambda a: a[:, keep]) if batched else (lambda a: a[keep])
+        part = TrainResult(None, have[keep], take(losses), jax.tree_util.tree_map(take, records),
+                           jax.tree_util.tree_map(take, aux))
         raise DivergenceError(
             f"training diverged at step {first}" + (f" (seed index {seed})" if batched else ""),
             step=first, seed_index=seed if batched else None, partial=part,
         )
-    return TrainResult(final, step_idx, losses, records)
+    end = jax.tree_util.tree_map(np.asarray, end)
+    losses, records, aux = jax.tree_util.tree_map(
+        lambda a, b: np.concatenate([a, np.expand_dims(b, rax)], axis=rax), hist, end)
+    return TrainResult(eqx.combine(carry[0], static), step_idx, losses, records, aux, carry[1])
 
 
+def _concat(parts: list[list[np.ndarray]], axis: int) -> list[np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate(xs, axis=axis) for xs in zip(*parts)]
+
+
+def minibatches(pool: PyTree, batch_size: int, *, replace: bool = False) -> Callable[[jax.Array], PyTree]:
+    """A ``data(key)`` sampler for :func:`fit`: ``batch_size`` rows of ``pool`` drawn with ``key``.
+
+    Every array leaf of ``pool`` (e.g. a ``SeqBatch``) must share the leading example axis ``N``; the same
+    rows are taken from every leaf (``None`` leaves stay ``None``). Without ``replace`` the rows are distinct
+    (a uniformly random subset, ``jax.random.choice``); with it, independent uniform draws.
+
+    Returns:
+        ``sample(key) -> batch`` (jittable; use it as ``fit(..., data=sample, key=key)``).
+
+    Raises:
+        ValueError: ``batch_size < 1``, no array leaf, leaves with different leading sizes, or
+            ``batch_size > N`` without ``replace``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    sizes = {int(np.shape(x)[0]) if np.ndim(x) else None for x in jax.tree_util.tree_leaves(pool)
+             if isinstance(x, (jax.Array, np.ndarray))}
+    if not sizes:
+        raise ValueError("pool must contain at least one array leaf")
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(f"pool leaves must share a leading example axis, got leading sizes {sorted(map(str, sizes))}")
+    n = sizes.pop()
+    if not replace and batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the pool size ({n}) without replace")
+
+    def sample(key: jax.Array) -> PyTree:
+        idx = jax.random.choice(key, n, (int(batch_size),), replace=replace)
+        return jax.tree_util.tree_map(lambda x: jnp.asarray(x)[idx], pool)
+
+    return sample
 def fit_reference(
     loss_fn: Callable[[PyTree, PyTree], jax.Array],
     params: PyTree,
@@ -225,6 +429,8 @@ def fit_reference(
         dyn = optax.apply_updates(dyn, upd)
         if not (np.isfinite(float(loss)) and bool(_tree_finite(dyn))):
             raise DivergenceError(f"training diverged at step {i}", step=i, seed_index=None,
-                                  partial=TrainResult(None, np.arange(0, i + 1, record_every)[: len(losses)], np.array(losses), records))
-    stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *records) if records and jax.tree_util.tree_leaves(records[0]) else ()
+                                  partial=TrainResult(None, np.arange(0, i + 1, record_every)[: len(losses)],
+                                                      np.array(losses), records))
+    has_records = records and jax.tree_util.tree_leaves(records[0])
+    stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *records) if has_records else ()
     return TrainResult(eqx.combine(dyn, static), np.arange(0, steps + 1, record_every), np.array(losses), stacked)
