@@ -444,7 +444,7 @@ def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -
     :math:`-C\,G(u_0)` gives the singular terms in :math:`\epsilon`, the rest the constant, with error
     :math:`O(u_0) = O(\epsilon^{1/L})`.
 
-    JEPA (Theorem 4.5 up to the ``time_scale`` factor, reference §5):
+    JEPA (the paper's Theorem 4.5, up to the ``time_scale`` factor):
     :math:`t = \frac1\lambda\sum_{n=1}^{2L-1}\frac{1}{n\rho^{2L-1-n}\epsilon^{n/L}} +
     \frac{\ln(\rho/\epsilon^{1/L})}{\lambda\rho^{2L-1}} + O(1)`;
     the leading term :math:`\frac{1}{(2L-1)\lambda\epsilon^{(2L-1)/L}}` is independent of :math:`\rho`, and
