@@ -532,6 +532,7 @@ def test_orthograd_transformation_matches_numpy_reference(seed):
 
 
 # --------------------------------------------------------------------------- the experiment
+@pytest.mark.claim("slingshot.sign_step")
 def test_fcn_unit_records_and_regimes():
     # a short run of the experiment's unit: records have the right shapes and the measured Adam step is
     # bounded by the steady-gradient value sqrt(v)/(sqrt(v)+eps) read from the same state (|m_hat| <= sqrt(v_hat)
