@@ -186,6 +186,8 @@ def adam_updates(grads, lr=1e-3, b1: float = 0.9, b2: float = 0.999, eps: float 
     if g.size > _MAX_ENTRIES:
         raise ValueError(f"grads must have at most {_MAX_ENTRIES} entries, got {g.size}")
     T = g.shape[0]
+    if T > 10**6:
+        raise ValueError(f"grads must have at most 10**6 steps (rows), got {T}")
     if np.ndim(lr) == 0:
         lr_t = np.full(T, real("lr", lr, low=0.0, low_open=True))
     else:
@@ -196,7 +198,12 @@ def adam_updates(grads, lr=1e-3, b1: float = 0.9, b2: float = 0.999, eps: float 
     b2 = real("b2", b2, low=0.0, high=1.0, high_open=True)
     eps = real("eps", eps, low=0.0)
     eps_root = real("eps_root", eps_root, low=0.0)
-    g2 = g.reshape(T, -1)
+    # Adam's update is invariant to g -> g/c with eps -> eps/c, eps_root -> eps_root/c^2: work with the gradients
+    # scaled to max |g| = 1, so g^2 neither overflows nor underflows
+    c = float(np.max(np.abs(g)))
+    c = c if c > 0 else 1.0
+    g2 = g.reshape(T, -1) / c
+    eps_c, root_c = eps / c, (eps_root / c) / c
     m = np.zeros(g2.shape[1])
     v = np.zeros(g2.shape[1])
     out = np.empty_like(g2)
@@ -205,7 +212,7 @@ def adam_updates(grads, lr=1e-3, b1: float = 0.9, b2: float = 0.999, eps: float 
         v = b2 * v + (1 - b2) * g2[t] ** 2
         mh = m / (1 - b1 ** (t + 1))
         vh = v / (1 - b2 ** (t + 1))
-        den = np.sqrt(vh + eps_root) + eps
+        den = np.sqrt(vh + root_c) + eps_c
         out[t] = np.where(den > 0, -lr_t[t] * mh / np.where(den > 0, den, 1.0), 0.0)
     return out.reshape(g.shape)
 
@@ -470,7 +477,8 @@ def sign_regime_end(eps: float, *, x: float = 1.0, lr: float = 1e-3, b1: float =
     :math:`\varepsilon` replaced by :math:`|g^*|`, which gives the time to the end.
 
     Args:
-        eps: Adam's :math:`\varepsilon`, ``0 < eps < x`` (for eps >= x the toy never enters the sign regime).
+        eps: Adam's :math:`\varepsilon`, ``1e-300 <= eps < x`` (for eps >= x the toy never enters the sign
+            regime).
         x: feature :math:`x>0`; lr: :math:`\eta`; b1, b2: Adam's decay rates in [0, 1); z0: initial margin.
 
     Returns:
@@ -479,7 +487,7 @@ def sign_regime_end(eps: float, *, x: float = 1.0, lr: float = 1e-3, b1: float =
     Raises:
         TypeError, ValueError: bad arguments; ``eps >= x``.
     """
-    eps = real("eps", eps, low=0.0, low_open=True)
+    eps = real("eps", eps, low=1e-300)
     x = real("x", x, low=0.0, low_open=True)
     lr, b1, b2, _ = _adam_hyper(lr, b1, b2, 0.0)
     z0 = real("z0", z0, low=-700.0, high=700.0)
@@ -511,8 +519,8 @@ def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: f
     and the loss falls by the factor :math:`e^{-xs}` per step.
 
     Args:
-        lr: :math:`\eta>0`; b1, b2: decay rates in [0, 1); x: the tail's exponent :math:`x>0` (the feature
-            norm of the toy). ``b1 = b2 = 0`` gives exactly ``lr``.
+        lr: :math:`\eta\ge10^{-300}`; b1, b2: decay rates in [0, 1); x: the tail's exponent :math:`x>0` (the
+            feature norm of the toy). ``b1 = b2 = 0`` gives exactly ``lr``.
 
     Returns:
         the step s (float, 0 < s <= lr * c_m).
@@ -521,6 +529,7 @@ def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: f
         TypeError, ValueError: bad arguments.
     """
     lr, b1, b2, _ = _adam_hyper(lr, b1, b2, 0.0)
+    lr = real("lr", lr, low=1e-300)
     x = real("x", x, low=0.0, low_open=True)
     if b2 == 0.0 and b1 == 0.0:
         return lr
@@ -536,7 +545,7 @@ def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: f
     hi = s_max * (1 - 1e-12) if math.isfinite(s_max) else 10 * lr + 1.0
     # the smallest root: f(0) = lr > 0; scan a geometric grid for the first sign change (with b2 = 0 and b1 > 0,
     # f turns positive again near the b1 cap, so a bracket on [0, hi] alone could miss the root)
-    grid = np.geomspace(min(lr, hi) * 1e-9, hi, 2000)
+    grid = np.geomspace(max(min(lr, hi) * 1e-9, 1e-300), hi, 2000)
     fv = np.array([f(s) for s in grid])
     neg = np.flatnonzero(fv <= 0)
     if neg.size == 0:  # the step reaches the cap
@@ -545,7 +554,7 @@ def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: f
     if fv[j] == 0:
         return float(grid[j])
     lo = float(grid[j - 1]) if j > 0 else 0.0
-    return float(scipy.optimize.brentq(f, lo, float(grid[j]), xtol=1e-15 * lr, rtol=1e-13))
+    return float(scipy.optimize.brentq(f, lo, float(grid[j]), xtol=max(1e-15 * lr, 1e-300), rtol=1e-13))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -868,7 +877,10 @@ def stablemax(x, axis: int = -1) -> np.ndarray:
         raise ValueError("x must have at least one dimension")
     axis = integer("axis", axis, low=-x.ndim, high=x.ndim - 1)
     sx = stablemax_s(x)
-    return sx / sx.sum(axis=axis, keepdims=True)
+    tot = sx.sum(axis=axis, keepdims=True)
+    if not np.all(np.isfinite(tot)):
+        raise ValueError("x overflows float64 in the StableMax normaliser (entries too large)")
+    return sx / tot
 
 
 def stablemax_s_expression(x: sp.Symbol | None = None) -> sp.Piecewise:
@@ -902,6 +914,8 @@ def stablemax_cross_entropy(logits, labels, *, dtype: str = "float64") -> tuple[
     s = np.where(x >= 0, x + one, one / (one - neg))
     ds = np.where(x >= 0, one, one / (one - neg) ** 2)
     tot = s.sum(axis=1, keepdims=True)
+    if not np.all(np.isfinite(tot)):
+        raise ValueError(f"logits overflow {dtype} in the StableMax normaliser (entries too large)")
     loss = np.log(tot[:, 0]) - np.log(s[rows, lab])
     grad = ds / tot
     grad[rows, lab] -= ds[rows, lab] / s[rows, lab]
@@ -935,6 +949,11 @@ def ortho_grad(w, g) -> np.ndarray:
     if w.shape != g.shape:
         raise ValueError(f"w and g must have the same shape, got {w.shape} and {g.shape}")
     wf, gf = w.ravel(), g.ravel()
+    scale_w, scale_g = float(np.max(np.abs(wf), initial=0.0)), float(np.max(np.abs(gf), initial=0.0))
+    if scale_w > 0:  # the projection and the norms are scale invariant in w and homogeneous in g: rescale
+        wf = wf / scale_w
+    if scale_g > 0:
+        gf = gf / scale_g
     ww = float(wf @ wf)
     if ww == 0.0:
         return g.copy()
@@ -942,7 +961,7 @@ def ortho_grad(w, g) -> np.ndarray:
     npn = float(np.linalg.norm(gp))
     if npn == 0.0:
         return np.zeros_like(g)
-    return (gp * (float(np.linalg.norm(gf)) / npn)).reshape(g.shape)
+    return (gp * (float(np.linalg.norm(gf)) / npn * scale_g)).reshape(g.shape)
 
 
 # =============================================================================================
@@ -1081,7 +1100,7 @@ def detect_slingshots(steps, loss, norm, val_acc=None, *, spike_factor: float = 
       ``grok_window`` steps after an onset.
 
     Args:
-        steps: strictly increasing step numbers (n >= 2; records need not be evenly spaced).
+        steps: strictly increasing step numbers (2 <= n <= 200000; records need not be evenly spaced).
         loss: training loss per record (finite, >= 0); norm: last-layer norm per record (finite, > 0).
         val_acc: optional validation accuracy per record (in [0, 1]).
         others: the thresholds above (windows and gaps in steps; factors > 1; tolerances in (0, 1)).
@@ -1094,8 +1113,8 @@ def detect_slingshots(steps, loss, norm, val_acc=None, *, spike_factor: float = 
     """
     steps = array("steps", steps, ndim=1, min_size=2)
     n = steps.size
-    if n > _MAX_ENTRIES // 10:
-        raise ValueError(f"steps must have at most {_MAX_ENTRIES // 10} records, got {n}")
+    if n > 200_000:
+        raise ValueError(f"steps must have at most 200000 records (subsample longer traces), got {n}")
     if np.any(np.diff(steps) <= 0):
         raise ValueError("steps must be strictly increasing")
     loss = array("loss", loss, shape=(n,))
