@@ -470,7 +470,9 @@ class Transformer(eqx.Module):
         Raises:
             ValueError, TypeError: bad shapes, dtypes or (when concrete) out-of-range tokens / positions.
         """
-        tokens = self._check_inputs(tokens, None, positions)
+        return self._embed(self._check_inputs(tokens, None, positions), positions)
+
+    def _embed(self, tokens: jax.Array, positions: jax.Array | None) -> jax.Array:
         h = self.tok_embed[tokens]
         if self.pos_embed is not None:
             pos = jnp.arange(tokens.shape[0]) if positions is None else jnp.asarray(positions)
@@ -505,7 +507,7 @@ class Transformer(eqx.Module):
             ValueError, TypeError: bad shapes, dtypes or (when concrete) out-of-range tokens / positions.
         """
         tokens = self._check_inputs(tokens, mask, positions)
-        h = self.embed(tokens, positions=positions)
+        h = self._embed(tokens, positions)
         hidden, attn = [h], []
         for i in range(self.config.n_layers):
             h, p = self.layer(i)(h, mask=mask, positions=positions, return_attention=True)
