@@ -1,4 +1,4 @@
-"""Symbols, closed forms, definitions and exact computations (sympy / numpy / scipy only).
+"""Symbols, closed forms, definitions and exact computations (sympy / numpy / scipy only; no JAX).
 
 Public modules (``from theory import jepa``):
 
@@ -9,8 +9,16 @@ Public modules (``from theory import jepa``):
 * :mod:`theory.autoencoder`: greedy rank learning in deep linear autoencoders (Sun et al. 2021).
 * :mod:`theory.kernels`, :mod:`theory.bottleneck`: NNGP/NTK kernels and the finite-bottleneck limit
   (Littwin et al. 2021).
+* :mod:`theory.rasp`: the RASP-L language, its library and the task programs (Zhou et al. 2024).
+* :mod:`theory.locality`: distribution locality, the globality barrier and scratchpads (Abbe et al. 2024).
+* :mod:`theory.symbols`: template tasks and the transformer kernel for abstract symbols (Boix-Adserà et al. 2024).
+* :mod:`theory.hyper_ut`: multi-hop pointer retrieval and adaptive computation (Abnar et al. 2023).
+* :mod:`theory.slingshot`: Adam's regimes, float32 softmax collapse and the slingshot detector (Thilak et al. 2022).
+
+Argument checks shared by every public function: :mod:`theory._validate`.
 """
 
-from . import autoencoder, bottleneck, deeplinear, jepa, kernels, lidar, rft
+from . import autoencoder, bottleneck, deeplinear, hyper_ut, jepa, kernels, lidar, locality, rasp, rft, slingshot, symbols
 
-__all__ = ["autoencoder", "bottleneck", "deeplinear", "jepa", "kernels", "lidar", "rft"]
+__all__ = ["autoencoder", "bottleneck", "deeplinear", "hyper_ut", "jepa", "kernels", "lidar", "locality", "rasp", "rft",
+           "slingshot", "symbols"]
