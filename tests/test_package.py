@@ -59,3 +59,17 @@ def test_experiment_runs_quick(name, tmp_path):
     problems = [p for c in rec.claims for p in evidence.link_problems(c, stems)]
     assert not problems, problems
     assert all(c.finding for c in rec.claims if not c.holds), [c.id for c in rec.claims if not c.holds and not c.finding]
+
+
+def test_theory_imports_no_jax():
+    """``theory/`` is sympy / numpy / scipy only: importing every theory module loads no JAX (checked in a fresh
+    interpreter, since this test process has JAX loaded already)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, importlib, pkgutil, theory\n"
+            "for m in pkgutil.walk_packages(theory.__path__, 'theory.'): importlib.import_module(m.name)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'equinox')}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
