@@ -21,7 +21,7 @@ def linear_toy(cfg: Mapping, seeds) -> list[dict]:
     starts from the same :math:`W_0 = B_0A_0` and reaches the level at :math:`\ln(1/\mathrm{frac})/(2c)`.
     Integrated with :func:`sims.substrate.ode.solve` (LSODA, terminal event at the level).
     """
-    from .substrate.ode import solve
+    from ..substrate.ode import solve
 
     d0 = k = 20
     frac = cfg["frac"]
