@@ -433,6 +433,44 @@ class RftExperiment(Experiment):
     description = ("Exact gradient bounds on random softmax policies, RFT vs SFT flows with closed-form times, and "
                    "the controlled relabelling experiment on digits.")
     config_cls = RftConfig
+    paper_claims = (
+        "Razin et al. (2024) show that reinforcement finetuning (RFT: maximising the expected reward of a softmax "
+        "model) has vanishing gradients on inputs whose reward barely varies under the model: the gradient is bounded "
+        "by a power of the reward's standard deviation (Theorem 1), so an input the model is confidently wrong about "
+        "takes very long to fix, far longer than with supervised finetuning (SFT, cross-entropy on the correct label). "
+        "In a controlled experiment a short SFT phase on a small fraction of the inputs is enough to remove the problem.")
+    reproduced = (
+        "Theorem 1 and a sharper derived bound are evaluated exactly on random softmax policies (every output "
+        "enumerated); the learning time of one input under RFT and SFT is computed in closed form and compared with "
+        "gradient ascent on the logits; the paper's controlled experiment is rerun on scikit-learn's digits with a "
+        "small MLP (width 64, 3 seeds, 400 pretraining and 800 finetuning steps at the default scale; width 128, 5 "
+        "seeds and 3000 finetuning steps at the paper scale).")
+    departures = (
+        "Two protocol choices differ from the paper's Section 4.2 and are configurable. The relabelled 10% of inputs "
+        "is one whole class rather than random inputs: with random inputs a 1% supervised subset holds about one "
+        "relabelled input and cannot teach the others. Finetuning uses full-batch gradient descent, the discretised "
+        "gradient flow the theory is about, rather than Adam, which rescales small gradients and lets RFT fit the "
+        "relabelled class after all on some seeds. The exponent 2/3 of Theorem 1 is shown not to be tight.")
+    captions = {
+        "rft_bounds": (
+            "(a) Gradient norm divided by gamma against the reward's standard deviation for random softmax policies "
+            "(points, one per policy; colour: reward family); solid black: Theorem 1's bound at the largest output "
+            "length, solid grey: the sharper bound derived here; every point lies below both. (b) A two-label example "
+            "in closed form: the gradient divided by STD stays constant as STD shrinks (exponent 1), while the ratio "
+            "to STD^(2/3) goes to zero."),
+        "rft_flows": (
+            "Expected reward p of one input against time (step size x steps) for RFT (blue) and SFT (red), K = 2 (top) "
+            "and K = 10 (bottom) labels, from several starting probabilities p0 (darker = larger). Dotted: the flow "
+            "equation integrated numerically; dashed with open markers: gradient ascent on the logits. Right: time to "
+            "reach p = 1/2 against the initial reward spread; solid: closed form, dashed with markers: gradient ascent, "
+            "thin lines: the small-spread limits (RFT grows as STD0^-2, SFT only as ln(1/STD0))."),
+        "rft_digits": (
+            "The controlled experiment on digits. (a), (b) Mean expected reward during finetuning on the relabelled "
+            "inputs and on the others, for RFT, SFT, and a short SFT phase on 1% of the inputs followed by RFT; dashed "
+            "with open markers: trained networks, mean over seeds, band from the lowest to the highest seed. (c) "
+            "Per-input gradient norm against reward spread at the pretrained network (seed 0), with the bound "
+            "gamma STD (solid). (d) Accuracy on the relabelled inputs."),
+    }
 
     def run(self, config: RftConfig, ctx) -> dict[str, Any]:
         seeds = list(ctx.seeds)
@@ -464,71 +502,221 @@ class RftExperiment(Experiment):
         r_paper = np.max(g / np.maximum(paper, 1e-300))
         r_mart = np.max(g / np.maximum(mart, 1e-300))
         far = np.asarray(s["family"]) == FAMILIES.index("far")
-        c.append(Claim("rft.theorem1", "Theorem 1: |grad V| <= 6 L gamma STD^(2/3) on every random softmax policy "
-                       f"({g.size} tabular and linear-logit instances, K<=4, L<=3, rewards in [-1,1])",
-                       "max ratio <= 1", float(r_paper), "<= 1", bool(r_paper <= 1 + 1e-9),
-                       {"n_instances": int(g.size)}))
-        c.append(Claim("rft.martingale_bound", "Sharper derived bound: |grad V| <= sqrt(L) gamma STD on every instance",
-                       "max ratio <= 1", float(r_mart), "<= 1", bool(r_mart <= 1 + 1e-9),
-                       {"median_ratio": float(np.median(g / np.maximum(mart, 1e-300)))}))
+        bounds_links = {"theory": ["theory.rft.gradient_bound", "theory.rft.paper_bound", "theory.rft.martingale_bound"],
+                        "proof": "rft.gradient_bounds_martingale_and_theorem_1", "figures": ["rft_bounds"]}
+        holds = bool(r_paper <= 1 + 1e-9)
+        c.append(Claim(
+            "rft.theorem1",
+            "Theory check (the paper's Theorem 1): the expected-reward gradient of a softmax policy is at most "
+            "6 L gamma STD^(2/3), where STD is the standard deviation of the reward under the model, L the output "
+            f"length and gamma a bound on how fast the logits move with the parameters; on all {g.size} random policies.",
+            "max ratio <= 1", float(r_paper), "<= 1", holds,
+            {"n_instances": int(g.size), "tolerance_kind": "absolute"},
+            kind="check", links=bounds_links,
+            detail="Exact |grad V|, STD and gamma by enumerating every output, for tabular and linear-logit softmax policies "
+                   f"(K, L) in {[tuple(kl) for kl in config.scatter_KL]}, with uniform, nearly constant and far-from-optimal "
+                   "rewards in [-1, 1]; measured = max over instances of |grad V| / (6 L gamma min(STD, 1)^(2/3)). A proven "
+                   "inequality evaluated on random instances: it holds by construction unless the code is wrong.",
+            finding="" if holds else
+            f"The largest ratio is {float(r_paper):.4g} > 1: since Theorem 1 is proved, this points at the enumeration "
+            "(gradient, STD or gamma), not at the paper."))
+        holds = bool(r_mart <= 1 + 1e-9)
+        c.append(Claim(
+            "rft.martingale_bound",
+            "Theory check: a sharper bound derived here holds on every random policy: the gradient is at most "
+            "sqrt(L) gamma STD, linear in the reward's standard deviation instead of its 2/3 power.",
+            "max ratio <= 1", float(r_mart), "<= 1", holds,
+            {"median_ratio": float(np.median(g / np.maximum(mart, 1e-300))), "tolerance_kind": "absolute"},
+            kind="check", links=bounds_links,
+            detail="Same instances as rft.theorem1; measured = max over instances of |grad V| / (sqrt(L) gamma STD). The "
+                   "bound follows from writing the policy gradient as a sum of martingale increments over the L tokens "
+                   "(derived in this package, not quoted from the paper); proved, so it holds by construction.",
+            finding="" if holds else
+            f"The largest ratio is {float(r_mart):.4g} > 1: the bound is proved, so this points at the code."))
         vfar = np.asarray(s["value"], float)[far]
-        c.append(Claim("rft.far_from_optimal", "Inputs far from optimal (V near -1) have small std and a gradient "
-                       "bounded by it: max |grad V| over far instances with STD < 0.05",
-                       "<= sqrt(3) * 0.05", float(np.max(g[far & (std < 0.05)], initial=0.0)), "bound",
-                       bool(np.max(g[far & (std < 0.05)], initial=0.0) <= math.sqrt(3) * 0.05 * np.max(gam)),
-                       {"median_V_far": float(np.median(vfar)), "n_far_std_lt_0.05": int(np.sum(far & (std < 0.05)))}))
+        gfar = float(np.max(g[far & (std < 0.05)], initial=0.0))
+        holds = bool(gfar <= math.sqrt(3) * 0.05 * np.max(gam))
+        c.append(Claim(
+            "rft.far_from_optimal",
+            "Theory check: a policy far from optimal (expected reward near the minimum, so the reward barely varies "
+            "under the model) has a small reward standard deviation and therefore a small gradient: among such random "
+            "policies with STD < 0.05 the gradient stays below sqrt(3) x 0.05 x gamma.",
+            "<= sqrt(3) * 0.05", gfar, "bound", holds,
+            {"median_V_far": float(np.median(vfar)), "n_far_std_lt_0.05": int(np.sum(far & (std < 0.05)))},
+            kind="check", links=bounds_links,
+            detail="'Far' rewards: -1 for every output except the least likely one (+1), so V is near -1. Measured = max "
+                   "|grad V| over far instances with STD < 0.05, against sqrt(L_max) 0.05 max(gamma) (L_max = 3): implied "
+                   "by the sqrt(L) gamma STD bound, so it holds by construction.",
+            finding="" if holds else
+            f"The largest gradient {gfar:.3g} exceeds the bound implied by rft.martingale_bound: a code error."))
         ex = results["exponent"]
         rs = np.asarray(ex["ratio_std"])
-        c.append(Claim("rft.exponent_one", "Exponent 1 is attained (L=1, K=2, pi1=0.3): |grad|/STD stays at sqrt(2 pi1 pi2) "
-                       "as STD -> 0, so the paper's 2/3 is not tight", float(ex["constant"]), float(rs[-1]), "1e-9 rel",
-                       bool(abs(rs[-1] / float(ex["constant"]) - 1) < 1e-9),
-                       {"ratio_paper_at_min_std": float(np.asarray(ex["ratio_paper"])[-1])}))
+        holds = bool(abs(rs[-1] / float(ex["constant"]) - 1) < 1e-9)
+        c.append(Claim(
+            "rft.exponent_one",
+            "Theory check: the exponent 2/3 of Theorem 1 is not tight. In a two-label example (one token, the correct "
+            "label at probability 0.3) the gradient stays proportional to STD itself as the reward gap shrinks to zero.",
+            float(ex["constant"]), float(rs[-1]), "1e-9 rel", holds,
+            {"ratio_paper_at_min_std": float(np.asarray(ex["ratio_paper"])[-1]), "tolerance_kind": "relative"},
+            kind="check",
+            links={"theory": ["theory.rft.exponent_example"], "proof": "rft.exponent_1_is_attained_l_1_k_2",
+                   "figures": ["rft_bounds"]},
+            detail="L = 1, K = 2, pi_1 = 0.3, reward gap 1 down to 1e-6: |grad V| / STD equals sqrt(2 pi_1 pi_2) at every "
+                   "gap (predicted), measured at the smallest STD (relative tolerance 1e-9). A closed-form identity "
+                   "evaluated numerically.",
+            finding="" if holds else
+            f"|grad V| / STD = {float(rs[-1]):.10g} against sqrt(2 pi_1 pi_2) = {float(ex['constant']):.10g}: an identity, "
+            "so this is a code error."))
+        flow_links = {"theory": ["theory.rft.time_to_reach", "theory.rft.flow_ode", "theory.rft.time_asymptotics"],
+                      "proof": "rft.rft_vs_sft_gradient_flow_times_and_asymptotics", "figures": ["rft_flows"]}
         for key, f in results["flows"].items():
             K = int(key[1:])
             for obj in ("rft", "sft"):
                 tm, tp = np.asarray(f[obj]["t_meas"]), np.asarray(f[obj]["t_pred"])
                 err = float(np.max(np.abs(tm / tp - 1)))
-                c.append(Claim(f"rft.flow_time_{obj}_K{K}", f"{obj.upper()} gradient ascent on the logits (eta={config.eta}) "
-                               f"reaches p={config.target} at the closed-form time (K={K})", "t_pred", err,
-                               "max rel. error <= 0.02", bool(err <= 0.02), {"t_pred": tp, "t_meas": tm}))
+                holds = bool(err <= 0.02)
+                name = "reward maximisation (RFT)" if obj == "rft" else "supervised cross-entropy (SFT)"
+                c.append(Claim(
+                    f"rft.flow_time_{obj}_K{K}",
+                    f"Gradient ascent on the logits of one input with {K} labels, by {name}, reaches probability "
+                    f"{config.target} on the correct label at the time the closed form predicts, from every starting "
+                    "probability.",
+                    "t_pred", err, "max rel. error <= 0.02", holds,
+                    {"t_pred": tp, "t_meas": tm, "tolerance_kind": "relative"},
+                    kind="claim", links=flow_links,
+                    detail=f"Starting probabilities {list(config.time_p0)}; gradient ascent with step eta = {config.eta} "
+                           "(time = eta x steps), hitting time interpolated between records; predicted by "
+                           "theory.rft.time_to_reach (closed form of the gradient-flow ODE of p). Measured = max over "
+                           "starts of |t_meas / t_pred - 1|.",
+                    finding="" if holds else
+                    f"Largest relative error {err:.3f} (tolerance 0.02). Gradient ascent is the Euler discretisation of "
+                    f"the flow; with eta = {config.eta} its error grows where p moves fast. A limit of the step size, not "
+                    "a departure from the paper."))
             std0 = np.asarray(f["std0"])
             tr, ts = np.asarray(f["rft"]["t_meas"]), np.asarray(f["sft"]["t_meas"])
             k = std0 < 0.2
             slope_r = _slope(np.log(std0[k]), np.log(tr[k]))
             slope_s = _slope(np.log(1 / std0[k]), ts[k])
             c_s = 2 * (K - 1) / K
-            c.append(Claim(f"rft.rft_time_slope_K{K}", f"RFT time scales as STD0^-2 (log-log slope over STD0<0.2, K={K})",
-                           -2.0, slope_r, "+-0.15", bool(abs(slope_r + 2) <= 0.15)))
-            c.append(Claim(f"rft.sft_time_log_K{K}", f"SFT time grows as {c_s:.3g} ln(1/STD0) (slope of t against "
-                           f"ln(1/STD0), STD0<0.2, K={K})", c_s, slope_s, "+-10%", bool(abs(slope_s / c_s - 1) <= 0.10)))
+            holds = bool(abs(slope_r + 2) <= 0.15)
+            c.append(Claim(
+                f"rft.rft_time_slope_K{K}",
+                f"With reward maximisation the time to learn grows as the inverse square of the initial reward standard "
+                f"deviation (K = {K} labels): halving the initial spread makes learning four times slower.",
+                -2.0, slope_r, "+-0.15", holds, {"tolerance_kind": "absolute"},
+                kind="claim", links=flow_links,
+                detail="Log-log slope of the measured hitting time (gradient ascent) against STD0 = sqrt(p0 (1 - p0)) over "
+                       "starts with STD0 < 0.2; predicted -2 from the closed form's asymptotics (absolute tolerance 0.15).",
+                finding="" if holds else
+                f"Measured slope {slope_r:.3f} against -2. The -2 is the small-STD0 limit; with few starts below 0.2 the "
+                "fit includes the pre-asymptotic part: a limit of the scale (time_p0 grid)."))
+            holds = bool(abs(slope_s / c_s - 1) <= 0.10)
+            c.append(Claim(
+                f"rft.sft_time_log_K{K}",
+                f"With supervised cross-entropy the time to learn grows only logarithmically as the initial reward spread "
+                f"shrinks: t grows as {c_s:.3g} ln(1/STD0) (K = {K} labels).",
+                c_s, slope_s, "+-10%", holds, {"tolerance_kind": "relative"},
+                kind="claim", links=flow_links,
+                detail=f"Slope of the measured hitting time against ln(1/STD0) over starts with STD0 < 0.2; predicted "
+                       f"2 (K-1)/K = {c_s:.3g} from the closed form's asymptotics (relative tolerance 10%).",
+                finding="" if holds else
+                f"Measured slope {slope_s:.3f} against {c_s:.3g} ({abs(slope_s / c_s - 1):.1%} off). The slope is the "
+                "small-STD0 limit; an O(1) offset biases a fit over few starts: a limit of the scale."))
             ratio = float(tr[-1] / ts[-1])
-            c.append(Claim(f"rft.separation_K{K}", f"RFT/SFT time ratio at the smallest STD0={std0[-1]:.2g} (K={K}): "
-                           "exponential separation", "> 100", ratio, "> 100", bool(ratio > 100)))
+            holds = bool(ratio > 100)
+            c.append(Claim(
+                f"rft.separation_K{K}",
+                f"At the smallest initial reward spread (STD0 = {std0[-1]:.2g}, K = {K}) reward maximisation takes more than "
+                "100 times as long as supervised cross-entropy to reach the same probability.",
+                "> 100", ratio, "> 100", holds, {"tolerance_kind": "absolute"},
+                kind="claim", links=flow_links,
+                detail="Measured = t_RFT / t_SFT of the gradient-ascent runs at the smallest STD0; the closed forms predict a "
+                       "ratio growing as STD0^-2 / ln(1/STD0) (exponential in the logit gap).",
+                finding="" if holds else
+                f"Measured ratio {ratio:.3g} at STD0 = {std0[-1]:.2g}: the smallest starting probability is too large for "
+                "the separation to exceed 100; a limit of the scale (time_p0 grid)."))
         d = results["digits"]
         mod = np.asarray(d["mod"]) > 0.5
         std_m = float(np.mean([np.mean(np.asarray(d["std"])[i][mod[i]]) for i in range(mod.shape[0])]))
         std_r = float(np.mean([np.mean(np.asarray(d["std"])[i][~mod[i]]) for i in range(mod.shape[0])]))
         gm = float(np.mean([np.median(np.asarray(d["grad"])[i][mod[i]]) for i in range(mod.shape[0])]))
         gr = float(np.mean([np.median(np.asarray(d["grad"])[i][~mod[i]]) for i in range(mod.shape[0])]))
-        c.append(Claim("rft.digits_small_std", "Relabelled inputs start with a much smaller reward std than the rest "
-                       "(mean per-input STD, pretrained MLP)", "std_mod << std_rest", std_m / std_r, "< 0.1",
-                       bool(std_m / std_r < 0.1), {"std_mod": std_m, "std_rest": std_r}))
-        c.append(Claim("rft.digits_small_grad", "Their expected-reward gradients are orders of magnitude smaller "
-                       "(ratio of median per-input |grad V_i|, rest / relabelled)", ">= 100", gr / gm, ">= 100",
-                       bool(gr / gm >= 100), {"grad_mod": gm, "grad_rest": gr}))
+        digit_links = {"theory": ["theory.rft.reward_std", "theory.rft.gradient_bound"],
+                       "proof": "rft.gradient_bounds_martingale_and_theorem_1", "figures": ["rft_digits"]}
+        setup = (f"Digits (scikit-learn), a two-hidden-layer MLP of width {config.hidden} pretrained towards a uniform "
+                 f"distribution over {config.n_labels} labels per class; {config.frac_modified:.0%} of the training inputs "
+                 f"('relabelled', {'whole classes' if config.relabel == 'class' else 'random inputs'}) then get a label "
+                 "outside their pretraining labels. Reward +1 for the correct label, -1 otherwise.")
+        holds = bool(std_m / std_r < 0.1)
+        c.append(Claim(
+            "rft.digits_small_std",
+            "After pretraining, the inputs whose label was changed to one the model considers unlikely start with a much "
+            "smaller reward standard deviation than the other inputs (under a tenth).",
+            "std_mod << std_rest", std_m / std_r, "< 0.1", holds,
+            {"std_mod": std_m, "std_rest": std_r, "tolerance_kind": "absolute"},
+            kind="claim", links=digit_links,
+            detail=setup + " Measured = mean per-input STD on the relabelled inputs over that on the rest (seed mean).",
+            finding="" if holds else
+            f"Mean STD {std_m:.3g} on relabelled inputs against {std_r:.3g} on the rest (ratio {std_m / std_r:.3g}): the "
+            "pretrained model does not put a small enough probability on the new labels; a limit of the pretraining "
+            "length (scale)."))
+        holds = bool(gr / gm >= 100)
+        c.append(Claim(
+            "rft.digits_small_grad",
+            "Their expected-reward gradients are at least 100 times smaller than those of the other inputs, so "
+            "reward maximisation barely moves them.",
+            ">= 100", gr / gm, ">= 100", holds, {"grad_mod": gm, "grad_rest": gr, "tolerance_kind": "absolute"},
+            kind="claim", links=digit_links,
+            detail=setup + " Measured = median per-input |grad_theta V_i| on the rest over the median on the relabelled "
+                           "inputs (seed mean), at the pretrained network.",
+            finding="" if holds else
+            f"Gradient ratio {gr / gm:.3g} (median {gr:.3g} on the rest, {gm:.3g} on relabelled inputs): the relabelled "
+            "inputs' reward spread is not small enough after pretraining; a limit of the scale."))
         bnd = np.asarray(d["grad"]) / np.maximum(np.asarray(d["gamma"]) * np.asarray(d["std"]), 1e-30)
-        c.append(Claim("rft.digits_bound", "Per-input bound |grad V_i| <= gamma_i STD_i (L=1) on the real network, "
-                       "every training input", "max ratio <= 1", float(np.max(bnd)), "<= 1 (float32)",
-                       bool(np.max(bnd) <= 1 + 1e-4)))
+        holds = bool(np.max(bnd) <= 1 + 1e-4)
+        c.append(Claim(
+            "rft.digits_bound",
+            "Theory check on the real network: for every training input the expected-reward gradient is at most the "
+            "reward standard deviation times gamma (how fast the network's logits move with its parameters at that "
+            "input).",
+            "max ratio <= 1", float(np.max(bnd)), "<= 1 (float32)", holds, {"tolerance_kind": "absolute"},
+            kind="check", links=digit_links,
+            detail="Per input i (one token, L = 1): |grad_theta V_i| <= gamma_i STD_i with gamma_i the spectral norm of "
+                   "the logit Jacobian at x_i, computed exactly at the pretrained network; measured = max ratio over "
+                   "every input and seed (float32 slack 1e-4). A proved inequality: holds unless the code is wrong.",
+            finding="" if holds else
+            f"Largest ratio {float(np.max(bnd)):.5g}: beyond float32 rounding, so the gradient or Jacobian code is wrong."))
         fin = {k: np.asarray(d[f"curve_{k}"])[:, -1] for k in ("rft", "sft", "partial+rft")}  # (S, 5)
         acc_rft, acc_sft = float(fin["rft"][:, 3].mean()), float(fin["sft"][:, 3].mean())
         F = config.finetune_steps
-        c.append(Claim("rft.digits_rft_stuck", f"Under exact expected-reward ascent ({F} {config.ft_optimizer} "
-                       "steps) the relabelled inputs stay unfitted (accuracy on them)", "< 0.2", acc_rft, "< 0.2",
-                       bool(acc_rft < 0.2),
-                       {"acc_rest_rft": float(fin["rft"][:, 4].mean())}))
-        c.append(Claim("rft.digits_sft_fits", f"SFT ({F} {config.ft_optimizer} steps) fits them (accuracy on them)",
-                       "> 0.9", acc_sft, "> 0.9", bool(acc_sft > 0.9)))
+        ft_links = {"theory": ["theory.rft.time_to_reach", "theory.rft.time_asymptotics"],
+                    "proof": "rft.rft_vs_sft_gradient_flow_times_and_asymptotics", "figures": ["rft_digits"]}
+        opt = "gradient-descent" if config.ft_optimizer == "sgd" else "Adam"
+        holds = bool(acc_rft < 0.2)
+        c.append(Claim(
+            "rft.digits_rft_stuck",
+            f"Finetuning by reward maximisation ({F} {opt} steps) leaves the relabelled inputs unfitted: accuracy on them "
+            "stays below 0.2.",
+            "< 0.2", acc_rft, "< 0.2", holds, {"acc_rest_rft": float(fin["rft"][:, 4].mean()), "tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + " Reward maximisation = exact expected-reward ascent (no sampling) on every training input; "
+                           "measured = accuracy on the relabelled inputs at the end, seed mean.",
+            finding="" if holds else
+            f"Accuracy on the relabelled inputs after reward maximisation is {acc_rft:.2f}: some seeds escaped within "
+            f"{F} steps (a few relabelled inputs with larger spread move first and the network generalises to the class). "
+            "The paper's statement is about speed, not impossibility: a finite-horizon limit (scale), see "
+            "rft.digits_rft_slower."))
+        holds = bool(acc_sft > 0.9)
+        c.append(Claim(
+            "rft.digits_sft_fits",
+            f"Supervised finetuning ({F} {opt} steps) does fit the relabelled inputs: accuracy on them above 0.9.",
+            "> 0.9", acc_sft, "> 0.9", holds, {"tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + " Supervised = cross-entropy on the new labels; measured = accuracy on the relabelled inputs at "
+                           "the end, seed mean.",
+            finding="" if holds else
+            f"Accuracy after supervised finetuning is {acc_sft:.2f}: the horizon or step is too short for SFT to fit "
+            "them; a limit of the scale."))
         # Section 4.3's separation on the real network: steps until the relabelled inputs' mean expected reward
         # reaches 0 (mean correct-label probability 1/2). RFT is interpolated between records and censored at
         # the horizon (so its time is a lower bound); SFT's is the first record at or above 0 (an upper bound):
@@ -538,11 +726,26 @@ class RftExperiment(Experiment):
         sft_v = np.asarray(d["curve_sft"])[:, :, 0]
         t_sft = np.where((sft_v >= 0).any(1), steps[np.argmax(sft_v >= 0, axis=1)], np.inf)
         ratio = t_rft / np.maximum(t_sft, 1)
-        c.append(Claim("rft.digits_rft_slower", "RFT fits the relabelled inputs (mean expected reward on them >= 0) "
-                       "at least 10x later than SFT on every seed (min over seeds of the step ratio; RFT censored at "
-                       f"the {F}-step horizon, SFT at record resolution {config.record_every}: a lower bound)",
-                       ">= 10", float(np.min(ratio)), ">= 10", bool(np.min(ratio) >= 10),
-                       {"steps_rft": t_rft, "steps_sft_upper": t_sft, "rft_reached": t_rft < steps[-1]}))
+        holds = bool(np.min(ratio) >= 10)
+        c.append(Claim(
+            "rft.digits_rft_slower",
+            "Reward maximisation fits the relabelled inputs at least 10 times later than supervised finetuning, on every "
+            "seed.",
+            ">= 10", float(np.min(ratio)), ">= 10", holds,
+            {"steps_rft": t_rft, "steps_sft_upper": t_sft, "rft_reached": t_rft < steps[-1], "tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + " 'Fits' = the relabelled inputs' mean expected reward reaches 0 (mean correct-label "
+                           f"probability 1/2). Measured = min over seeds of the step ratio; RFT censored at the {F}-step "
+                           f"horizon, SFT read at record resolution {config.record_every}, so the ratio is a lower bound.",
+            finding="" if holds else
+            (f"Smallest ratio over seeds {float(np.min(ratio)):.3g} (RFT steps {np.round(t_rft, 1).tolist()}, SFT "
+             f"{t_sft.tolist()}). " + (
+                 "RFT never reached the threshold, so the horizon censors it too early to show a 10x ratio: a limit of "
+                 "the scale." if not np.any(t_rft < steps[-1]) else
+                 f"RFT reached it on {int(np.sum(t_rft < steps[-1]))} of {t_rft.size} seeds: a few relabelled inputs with "
+                 "a larger reward spread move first and the network generalises to the whole relabelled class, so the "
+                 "separation is smaller than the per-input theory suggests (an open question for the whole-class "
+                 "relabelling used here)."))))
         acc01 = {k: (v[:, 2] + 1) / 2 for k, v in fin.items()}  # expected accuracy on all inputs, (V + 1) / 2
         frac = float(np.mean(acc01["partial+rft"] / acc01["sft"]))
         frac_rft = float(np.mean(acc01["rft"] / acc01["sft"]))
@@ -550,109 +753,176 @@ class RftExperiment(Experiment):
         # fraction of the RFT-to-SFT gap closed; undefined (nan, claim fails) when SFT does not beat RFT
         gap = float(np.mean(acc01["partial+rft"] - acc01["rft"]) / gap_den) if gap_den > 0.01 else float("nan")
         P_ = config.partial_steps
-        c.append(Claim("rft.digits_partial_sft", f"SFT on {config.frac_partial:.0%} of the inputs "
-                       f"({P_} {config.ft_optimizer} steps) then RFT ({F} steps) reaches most (>= 90%) of the full-SFT "
-                       "reward (reward rescaled to [0,1]); RFT alone reaches "
-                       f"{frac_rft:.1%}, since only {config.frac_modified:.0%} of inputs are relabelled",
-                       ">= 0.9", frac, ">= 0.9", bool(frac >= 0.9),
-                       {"rft_alone_fraction": frac_rft, "partial_steps": P_, "finetune_steps": F,
-                        "n_partial_inputs": int(np.asarray(d["n_partial"]).ravel()[0])}))
-        c.append(Claim("rft.digits_partial_gap", "The partial SFT phase closes most (>= 50%) of the RFT-to-SFT gap "
-                       "(fraction of the gap in expected reward closed, mean over seeds)", ">= 0.5", gap,
-                       ">= 0.5", bool(gap >= 0.5)))
+        holds = bool(frac >= 0.9)
+        c.append(Claim(
+            "rft.digits_partial_sft",
+            f"A short supervised phase on only {config.frac_partial:.0%} of the inputs before reward maximisation is enough: "
+            "the result reaches at least 90% of the reward of full supervised finetuning.",
+            ">= 0.9", frac, ">= 0.9", holds,
+            {"rft_alone_fraction": frac_rft, "partial_steps": P_, "finetune_steps": F,
+             "n_partial_inputs": int(np.asarray(d["n_partial"]).ravel()[0]), "tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + f" Partial phase: {P_} {opt} steps of cross-entropy on a class-stratified {config.frac_partial:.0%} "
+                           f"of the inputs, then {F} steps of reward maximisation. Measured = expected accuracy on all "
+                           f"inputs ((V + 1) / 2) over that of full SFT, seed mean; reward maximisation alone reaches "
+                           f"{frac_rft:.1%}, since only {config.frac_modified:.0%} of the inputs are relabelled.",
+            finding="" if holds else
+            f"Partial SFT then RFT reaches {frac:.1%} of full SFT's expected accuracy (RFT alone {frac_rft:.1%}). With "
+            "random relabelled inputs (the paper's protocol) the partial set holds about one of them and cannot teach "
+            "the rest; with whole classes it can. A protocol or scale limit rather than a departure from the paper."))
+        holds = bool(gap >= 0.5)
+        c.append(Claim(
+            "rft.digits_partial_gap",
+            "The short supervised phase closes at least half of the gap in reward between reward maximisation alone and "
+            "full supervised finetuning.",
+            ">= 0.5", gap, ">= 0.5", holds, {"tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + " Measured = (partial+RFT - RFT) / (SFT - RFT) in expected accuracy on all inputs, seed means; "
+                           "undefined (NaN, does not hold) when SFT does not beat RFT by 0.01.",
+            finding="" if holds else
+            f"Fraction of the gap closed: {gap:.3g} (SFT - RFT gap {gap_den:.3g}). NaN means SFT did not beat reward "
+            "maximisation at all; a small value means the partial phase did not transfer to the other relabelled "
+            "inputs: a scale or protocol limit."))
         # the mechanism: the partial SFT phase raises the relabelled inputs' reward std, so RFT can move them
         cur_r, cur_p = np.asarray(d["curve_rft"]), np.asarray(d["curve_partial+rft"])
         std0, std1 = float(cur_r[:, 0, 5].mean()), float(cur_p[:, 0, 5].mean())
         acc_after_partial = float(cur_p[:, 0, 3].mean())
-        c.append(Claim("rft.digits_partial_raises_std", "Mechanism: the partial SFT phase raises the mean reward std "
-                       "of the relabelled inputs (>= 10x), and RFT then fits them (accuracy on them after the partial "
-                       "phase and after RFT in details)", ">= 10", std1 / max(std0, 1e-30), ">= 10",
-                       bool(std1 >= 10 * std0),
-                       {"std_mod_pretrained": std0, "std_mod_after_partial": std1,
-                        "acc_mod_after_partial": acc_after_partial,
-                        "acc_mod_after_partial_rft": float(fin["partial+rft"][:, 3].mean())}))
+        holds = bool(std1 >= 10 * std0)
+        c.append(Claim(
+            "rft.digits_partial_raises_std",
+            "Why the short supervised phase works: it raises the reward standard deviation of the relabelled inputs at "
+            "least tenfold, which gives reward maximisation a gradient to follow.",
+            ">= 10", std1 / max(std0, 1e-30), ">= 10", holds,
+            {"std_mod_pretrained": std0, "std_mod_after_partial": std1,
+             "acc_mod_after_partial": acc_after_partial,
+             "acc_mod_after_partial_rft": float(fin["partial+rft"][:, 3].mean()), "tolerance_kind": "absolute"},
+            kind="claim", links=ft_links,
+            detail=setup + " Measured = mean reward STD of the relabelled inputs after the partial phase over that at the "
+                           "pretrained network (seed means); accuracy on them after the partial phase and after RFT in "
+                           "details.",
+            finding="" if holds else
+            f"The mean STD of the relabelled inputs goes from {std0:.3g} to {std1:.3g} only: the partial phase is too "
+            "short or too small to move them; a limit of the scale."))
         return c
 
     def plots(self, config: RftConfig, results: Mapping[str, Any], outdir) -> list:
         pngs = []
         s = results["scatter"]
         g, std, gam, L, fam = (np.asarray(s[k], float) for k in ("grad", "std", "gamma", "L", "family"))
-        fig, axes = P.figure(1, 2, width=8, height=3.3)
+        fig, axes = P.figure(1, 2, width=8.5, height=3.5)
         ax = axes[0, 0]
         for fi, name in enumerate(FAMILIES):
             m = fam == fi
-            ax.scatter(std[m], g[m] / gam[m], s=6, alpha=0.6, color=P.CATEGORICAL[fi], label=name)
+            ax.scatter(std[m], g[m] / gam[m], s=6, alpha=0.6, color=P.CATEGORICAL[fi], label=f"{name} rewards")
         xs = np.geomspace(max(std[std > 0].min(), 1e-8), 1, 100)
         Lm = float(L.max())
-        ax.plot(xs, 6 * Lm * xs ** (2 / 3), "k-", label=f"$6L\\,\\mathrm{{STD}}^{{2/3}}$ (L={Lm:.0f})")
-        ax.plot(xs, np.sqrt(Lm) * xs, "k--", label=f"$\\sqrt{{L}}\\,\\mathrm{{STD}}$ (L={Lm:.0f})")
-        ax.set(xscale="log", yscale="log", xlabel="reward std under the model", ylabel=r"$\|\nabla V\|/\gamma$",
-               title="exact gradients of random softmax policies")
+        ax.plot(xs, 6 * Lm * xs ** (2 / 3), "-", color="k", label=f"Theorem 1: $6L\\,\\mathrm{{STD}}^{{2/3}}$ (L={Lm:.0f})")
+        ax.plot(xs, np.sqrt(Lm) * xs, "-", color="grey", label=f"derived: $\\sqrt{{L}}\\,\\mathrm{{STD}}$ (L={Lm:.0f})")
+        ax.set(xscale="log", yscale="log", xlabel="reward std under the model (STD)", ylabel=r"$\|\nabla V\|/\gamma$",
+               title="(a) exact gradients of random softmax policies")
         P.legend(ax, theory_experiment=False, fontsize=6)
         ax = axes[0, 1]
         ex = results["exponent"]
-        ax.plot(ex["std"], ex["ratio_std"], "o-", label=r"$\|\nabla\|/\mathrm{STD}$")
-        ax.plot(ex["std"], ex["ratio_paper"], "s-", label=r"$\|\nabla\|/\mathrm{STD}^{2/3}$")
-        ax.set(xscale="log", yscale="log", xlabel="STD (reward gap -> 0)", title="exponent 1 attained (K=2, L=1)")
-        P.legend(ax, theory_experiment=False)
+        ax.plot(ex["std"], ex["ratio_std"], "o-", color=P.CATEGORICAL[0], label=r"$\|\nabla V\|/\mathrm{STD}$")
+        ax.plot(ex["std"], ex["ratio_paper"], "s-", color=P.CATEGORICAL[1], label=r"$\|\nabla V\|/\mathrm{STD}^{2/3}$")
+        ax.set(xscale="log", yscale="log", xlabel="STD (reward gap -> 0)", ylabel="gradient norm / power of STD",
+               title="(b) exponent 1 attained (K=2, L=1), closed form")
+        P.legend(ax, theory_experiment=False, fontsize=7)
         pngs.append(P.save(fig, outdir, "rft_bounds"))
 
         flows = results["flows"]
-        fig, axes = P.figure(len(flows), 3, width=11, height=3.0 * len(flows))
+        fig, axes = P.figure(len(flows), 3, width=11, height=3.2 * len(flows))
+        letters = iter("abcdefghijkl")
         for row, (key, f) in enumerate(flows.items()):
+            K = int(key[1:])
             for col, obj in enumerate(("rft", "sft")):
                 ax = axes[row, col]
                 fo = f[obj]
                 p0c = np.asarray(f["p0_curves"])
                 for c, i in zip(P.colors(len(p0c), "Blues" if obj == "rft" else "Reds"), range(len(p0c))[::-1]):
-                    P.theory_and_experiment(ax, fo["t_ode"], fo["p_ode"][i], exp_mean=fo["p_exp"][i],
-                                            t_exp=fo["t_exp"], color=c, label=f"$p_0$={p0c[i]:g}")
-                ax.set(xlabel="time (eta x steps)", ylabel="expected reward $p$", title=f"{obj.upper()}, {key}")
-                P.legend(ax)
+                    ax.plot(fo["t_ode"], fo["p_ode"][i], ":", color=c, label=f"$p_0$={p0c[i]:g}")  # numerical ODE
+                    P.theory_and_experiment(ax, fo["t_ode"], None, exp_mean=fo["p_exp"][i], t_exp=fo["t_exp"], color=c)
+                ax.set(xlabel="time (eta x steps)", ylabel="expected reward $p$",
+                       title=f"({next(letters)}) {obj.upper()}, K = {K} labels")
+                _style_keys(ax, "ode", "ascent")
+                P.legend(ax, theory_experiment=False, fontsize=7 if obj == "rft" else 6,
+                         loc="center right" if obj == "rft" else "upper left")
             ax = axes[row, 2]
             std0 = np.asarray(f["std0"])
             for obj, col in (("rft", P.CATEGORICAL[0]), ("sft", P.CATEGORICAL[1])):
                 P.theory_and_experiment(ax, std0, f[obj]["t_pred"], exp_mean=f[obj]["t_meas"], color=col, label=obj.upper())
-            K = int(key[1:])
-            ax.plot(std0, (K - 1) / K / std0 ** 2, ":", color="grey", label=r"$\frac{K-1}{K}\mathrm{STD}_0^{-2}$")
-            ax.plot(std0, 2 * (K - 1) / K * np.log(1 / std0), "-.", color="grey",
-                    label=r"$\frac{2(K-1)}{K}\ln\frac{1}{\mathrm{STD}_0}$")
-            ax.set(xscale="log", yscale="log", xlabel="initial reward std", ylabel=f"time to p={config.target}",
-                   title=f"time vs initial std, {key}")
-            P.legend(ax, fontsize=6)
+            ax.plot(std0, (K - 1) / K / std0 ** 2, "-", color=P.CATEGORICAL[0], lw=0.7, alpha=0.6,
+                    label=r"RFT limit $\frac{K-1}{K}\mathrm{STD}_0^{-2}$")
+            ax.plot(std0, 2 * (K - 1) / K * np.log(1 / std0), "-", color=P.CATEGORICAL[1], lw=0.7, alpha=0.6,
+                    label=r"SFT limit $\frac{2(K-1)}{K}\ln\frac{1}{\mathrm{STD}_0}$")
+            ax.set(xscale="log", yscale="log", xlabel="initial reward std $\\mathrm{STD}_0$",
+                   ylabel=f"time to p = {config.target}", title=f"({next(letters)}) time against initial std, K = {K}")
+            _log_ticks(ax)
+            _style_keys(ax, "theory", "ascent")
+            P.legend(ax, theory_experiment=False, fontsize=6)
         pngs.append(P.save(fig, outdir, "rft_flows"))
 
         d = results["digits"]
-        fig, axes = P.figure(1, 3, width=11, height=3.2)
+        fig, axes = P.figure(1, 4, width=14, height=3.4)
         steps = np.asarray(d["steps"])[0]
-        ax = axes[0, 0]
-        for name, col in zip(("rft", "sft", "partial+rft"), P.CATEGORICAL):
-            cur = np.asarray(d[f"curve_{name}"])  # (S, R, 5)
-            for j, ls, sub in ((0, "-", "relabelled"), (1, ":", "rest")):
-                m = cur[:, :, j]
-                ax.plot(steps, m.mean(0), ls, color=col, label=f"{name} ({sub})")
-                ax.fill_between(steps, m.min(0), m.max(0), color=col, alpha=0.15)
-        ax.set(xlabel="finetuning step", ylabel="expected reward", title="digits: train reward by subset")
-        P.legend(ax, theory_experiment=False, fontsize=6)
+        names = ("rft", "sft", "partial+rft")
+        labels = {"rft": "RFT", "sft": "SFT", "partial+rft": "partial SFT, then RFT"}
+        for ax, (j, sub) in zip(axes[0, :2], ((0, "relabelled inputs"), (1, "other inputs"))):
+            for name, col in zip(names, P.CATEGORICAL):
+                m = np.asarray(d[f"curve_{name}"])[:, :, j]  # (S, R)
+                P.theory_and_experiment(ax, steps, None, m.mean(0), m.min(0), m.max(0), color=col, label=labels[name])
+            ax.set(xlabel="finetuning step", ylabel="mean expected reward", ylim=(-1.05, 1.05))
+        axes[0, 0].set_title("(a) reward on the relabelled inputs")
+        axes[0, 1].set_title("(b) reward on the other inputs")
+        _style_keys(axes[0, 0], "trained")
+        P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
         mod = np.asarray(d["mod"]) > 0.5
-        ax = axes[0, 1]
+        ax = axes[0, 2]
         stdv, gv = np.asarray(d["std"])[0], np.asarray(d["grad"])[0]
-        ax.scatter(stdv[~mod[0]], gv[~mod[0]], s=4, alpha=0.5, label="rest")
-        ax.scatter(stdv[mod[0]], gv[mod[0]], s=4, alpha=0.7, color=P.CATEGORICAL[1], label="relabelled")
+        ax.scatter(stdv[~mod[0]], gv[~mod[0]], s=4, alpha=0.5, color=P.CATEGORICAL[5], label="other inputs")
+        ax.scatter(stdv[mod[0]], gv[mod[0]], s=4, alpha=0.7, color=P.CATEGORICAL[1], label="relabelled inputs")
         gmax = np.asarray(d["gamma"])[0]
         xs = np.geomspace(max(stdv.min(), 1e-8), stdv.max(), 50)
-        ax.plot(xs, np.max(gmax) * xs, "k--", label=r"$\max_i\gamma_i\,\mathrm{STD}$")
+        ax.plot(xs, np.max(gmax) * xs, "-", color="k", label=r"bound $\max_i\gamma_i\,\mathrm{STD}$")
         ax.set(xscale="log", yscale="log", xlabel="per-input reward std (pretrained)", ylabel=r"$\|\nabla_\theta V_i\|$",
-               title="per-input gradient vs std (seed 0)")
+               title="(c) per-input gradient against std (seed 0)")
         P.legend(ax, theory_experiment=False, fontsize=6)
-        ax = axes[0, 2]
-        for name, col in zip(("rft", "sft", "partial+rft"), P.CATEGORICAL):
+        ax = axes[0, 3]
+        for name, col in zip(names, P.CATEGORICAL):
             cur = np.asarray(d[f"curve_{name}"])[:, :, 3]
-            ax.plot(steps, cur.mean(0), color=col, label=name)
-        ax.set(xlabel="finetuning step", ylabel="accuracy on relabelled inputs", title="relabelled inputs")
-        P.legend(ax, theory_experiment=False)
+            P.theory_and_experiment(ax, steps, None, cur.mean(0), cur.min(0), cur.max(0), color=col, label=labels[name])
+        ax.set(xlabel="finetuning step", ylabel="accuracy", ylim=(-0.03, 1.03), title="(d) accuracy on the relabelled inputs")
         pngs.append(P.save(fig, outdir, "rft_digits"))
         return pngs
+
+
+_KEYS = {
+    "theory": dict(color="k", ls="-", label="closed form"),
+    "ode": dict(color="k", ls=":", label="ODE, integrated numerically"),
+    "ascent": dict(color="k", ls="--", marker="o", mfc="none", label="gradient ascent on the logits"),
+    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
+}
+
+
+def _style_keys(ax, *keys: str) -> None:
+    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
+    for k in keys:
+        ax.plot([], [], **_KEYS[k])
+
+
+def _log_ticks(ax) -> None:
+    """Readable tick labels on log-log axes (matplotlib's minor labels such as 2x10^-2, 3x10^-2 collide on short
+    decades): powers of ten on an axis spanning several decades, else plain numbers 1, 2, 5 per decade."""
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, LogLocator, NullFormatter
+
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        axis.set_minor_formatter(NullFormatter())
+        if hi / lo > 1e3:
+            axis.set_major_locator(LogLocator(base=10))
+            continue
+        decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+        axis.set_major_locator(FixedLocator([m * 10.0**k for k in decades for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
 
 
 register(RftExperiment())
