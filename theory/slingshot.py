@@ -733,7 +733,7 @@ def collapse_gap(n_classes: int = 2, *, dtype: str = "float32", label: int = 0,
         resolution: grid spacing in (0, 0.1], at least ``2**-16``.
 
     Returns:
-        :class:`CollapseScan`.
+        :class:`CollapseScan` (cached per argument set: the scan is deterministic).
 
     Raises:
         TypeError, ValueError: bad arguments; RuntimeError if the gradient never collapses on the grid.
@@ -742,6 +742,11 @@ def collapse_gap(n_classes: int = 2, *, dtype: str = "float32", label: int = 0,
     dtype = one_of("dtype", dtype, FLOAT_DTYPES)
     label = integer("label", label, low=0, high=k - 1)
     resolution = real("resolution", resolution, low=2.0**-16, high=0.1)
+    return _collapse_scan(k, dtype, label, resolution)
+
+
+@functools.lru_cache(maxsize=64)
+def _collapse_scan(k: int, dtype: str, label: int, resolution: float) -> CollapseScan:
     tiny = float(np.finfo(dtype).smallest_subnormal)
     hi = -math.log(tiny) + 2.0
     gaps = np.arange(0.0, hi, resolution)
