@@ -9,11 +9,12 @@
 * :mod:`~sims.substrate.sequences`: the batch format of sequence tasks, masked loss, accuracies by length,
   teacher forcing and greedy decoding.
 * :mod:`~sims.substrate.kernels`: empirical NTK / NNGP of finite JAX networks.
+* :mod:`~sims.substrate.losses`: softmax and StableMax cross-entropy, logit gradients, the OrthoGrad transformation.
 * :mod:`~sims.substrate.data`: data generators and the small real data sets.
 * :mod:`~sims.substrate.measure`: measurements on recorded trajectories.
 """
 
-from . import data, kernels, measure, networks, ode, sequences, train, transformer
+from . import data, kernels, losses, measure, networks, ode, sequences, train, transformer
 from .kernels import empirical_nngp, empirical_ntk
 from .measure import first_crossing
 from .ode import ODEError, jepa_mode_trajectories, solve, solve_batch, sympy_rhs
@@ -22,7 +23,7 @@ from .train import DivergenceError, TrainResult, fit, fit_reference, minibatches
 from .transformer import Transformer, TransformerConfig
 
 __all__ = [
-    "data", "kernels", "measure", "networks", "ode", "sequences", "train", "transformer",
+    "data", "kernels", "losses", "measure", "networks", "ode", "sequences", "train", "transformer",
     "empirical_nngp", "empirical_ntk", "first_crossing", "ODEError", "jepa_mode_trajectories", "solve", "solve_batch",
     "sympy_rhs", "DivergenceError", "TrainResult", "fit", "fit_reference", "minibatches", "SeqBatch", "bucketize",
     "evaluate", "greedy_decode", "make_batch", "make_sequence_batch", "sequence_loss", "Transformer", "TransformerConfig",
