@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run the registered benchmarks and print speed-up ratios")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test of the benchmarks)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
-    p.add_argument("--strict", action="store_true", help="exit 1 if a target ratio is not met")
+    p.add_argument("--no-check", action="store_true",
+                   help="exploration: exit 0 even when a target ratio is missed (by default a missed target exits 1)")
     return ap
 
 
@@ -150,7 +151,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(format_bench_table(results))
     if any(r.error for r in results):
         return 1
-    return 1 if args.strict and not all(r.met for r in results) else 0
+    return 0 if args.no_check or all(r.met for r in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
