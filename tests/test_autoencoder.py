@@ -52,6 +52,7 @@ def _integrate_matrix_flow(fs0, cov, times):
 @given(depth=st.integers(0, 4), seed=st.integers(0, 2**31 - 1),
        variances=st.lists(st.floats(0.0, 3.0), min_size=4, max_size=4),
        gains=st.lists(st.floats(0.05, 1.5), min_size=3, max_size=3))
+@pytest.mark.claim("autoencoder.greedy_times")
 def test_mode_ode_equals_full_matrix_flow_at_aligned_balanced_points(depth, seed, variances, gains):
     rng = np.random.default_rng(seed)
     d, m = 4, 3
@@ -97,6 +98,7 @@ def test_matrix_gradients_match_finite_differences(seed, depth):
         np.testing.assert_allclose(grads[k], fd, atol=1e-7)
 
 
+@pytest.mark.claim("autoencoder.learned_rank_small_init")
 def test_full_flow_integration_follows_mode_odes_and_keeps_zero_variance_modes():
     rng = np.random.default_rng(3)
     d, m, depth = 5, 4, 2
@@ -148,6 +150,7 @@ def test_unit_scale_identity_has_no_greedy_phase():
 
 
 # ------------------------------------------------------------------------- learning times
+@pytest.mark.claim("autoencoder.greedy_times", "autoencoder.sharpening")
 @SETTINGS
 @given(depth=st.integers(0, 6), variance=st.floats(0.1, 5.0), p0=st.floats(1e-3, 0.3), frac=st.floats(0.1, 0.9))
 def test_time_to_learn_equals_ode_hitting_time(depth, variance, p0, frac):
@@ -182,6 +185,7 @@ def test_logistic_gain_matches_integration(variance, p0, time):
     assert ae.logistic_gain(variance, p0, time) == pytest.approx(y, rel=1e-7, abs=1e-10)
 
 
+@pytest.mark.claim("autoencoder.no_collapse_without")
 @pytest.mark.parametrize("depth", [1, 2, 4, 8])
 def test_asymptotics(depth):
     n = depth + 2
@@ -197,6 +201,7 @@ def test_asymptotics(depth):
     assert errs[0] > errs[1] > errs[2]
 
 
+@pytest.mark.claim("autoencoder.latent_rank", "autoencoder.greedy_times")
 @SETTINGS
 @given(depth=st.integers(0, 5), seed=st.integers(0, 2**31 - 1))
 def test_greedy_staircase_matches_integration_of_all_modes(depth, seed):
@@ -219,6 +224,7 @@ def test_greedy_staircase_matches_integration_of_all_modes(depth, seed):
 
 
 # ------------------------------------------------------------------------- initialisation
+@pytest.mark.claim("autoencoder.init_spectrum")
 @pytest.mark.parametrize("depth", [1, 2, 4])
 def test_default_init_spectrum_monte_carlo(depth):
     rng = np.random.default_rng(depth)
@@ -259,6 +265,7 @@ def test_default_init_gain_monte_carlo():
         assert math.sqrt(np.mean(vals)) == pytest.approx(ae.default_init_gain(depth, d, m), rel=0.1)
 
 
+@pytest.mark.claim("autoencoder.init_spectrum")
 @SETTINGS
 @given(seed=st.integers(0, 2**31 - 1), depth=st.integers(1, 8), alpha=st.floats(0.1, 1.0))
 def test_orthogonal_init_has_flat_spectrum(seed, depth, alpha):
@@ -283,6 +290,7 @@ def _steps_to_learn(depth, lr, p0, p=0.5, variance=1.0):
     return float(sol.t_events[0][0]) / lr
 
 
+@pytest.mark.claim("autoencoder.collapse_with_rule")
 @pytest.mark.parametrize("p0", [1e-2, 1e-3])
 def test_lr_rules_collapse_learning_time(p0):
     depths = (1, 2, 4, 8)
@@ -298,6 +306,7 @@ def test_lr_rules_collapse_learning_time(p0):
     assert max(const) / min(const) - 1 > 0.1
 
 
+@pytest.mark.claim("autoencoder.collapse_with_rule")
 def test_lr_rule_fixed_per_factor_scale_matches_product_form():
     alpha = 0.6
     for L in (1, 3, 5):
@@ -307,6 +316,7 @@ def test_lr_rule_fixed_per_factor_scale_matches_product_form():
 
 
 # ------------------------------------------------------------------------- metrics and symbols
+@pytest.mark.claim("autoencoder.latent_rank")
 @SETTINGS
 @given(k=st.integers(1, 10), tiny=st.floats(0.0, 1e-4))
 def test_rank_metrics(k, tiny):
@@ -369,6 +379,7 @@ def _orthogonal_factors(rng, d, m, depth, p0):
     return [c * _orth(rng, d)[:m]] + [c * _orth(rng, m) for _ in range(depth)] + [c * _orth(rng, d)[:, :m]]
 
 
+@pytest.mark.claim("autoencoder.greedy_order_orthogonal")
 @pytest.mark.parametrize("depth, tol", [(0, 0.01), (1, 0.25), (2, 0.25)])
 def test_misaligned_gain_predicts_full_flow_learning_time(depth, tol):
     """One data mode, full matrix flow from a random scaled-orthogonal init: the time for u^T A u to reach
@@ -397,6 +408,7 @@ def test_misaligned_gain_predicts_full_flow_learning_time(depth, tol):
         assert -tol < errs.mean() <= 0.02, errs
 
 
+@pytest.mark.claim("autoencoder.greedy_order_orthogonal")
 def test_misaligned_gain_aligned_limit_and_expectation():
     """Aligned balanced factors give P_eff = p0 exactly (alpha = beta = gamma = 1); over Haar draws the
     mean of misaligned_gain is orthogonal_effective_gain = p0 m/(2d) (Monte Carlo, 400 draws x 4 modes:
@@ -429,6 +441,7 @@ def _crossing_time(fs, cov, u, horizon, level=0.5):
     return float(sol.t_events[0][0])
 
 
+@pytest.mark.claim("autoencoder.collapse_random_orthogonal", "autoencoder.collapse_random_orthogonal_top_mode")
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_one_mode_flow_depends_only_on_alpha_beta_gamma(depth):
     """One data mode, full matrix flow from a random scaled-orthogonal init (d=8, m=4) against the minimal
@@ -468,6 +481,7 @@ def test_one_mode_reduction_at_two_factors_matches_peff():
                                    rtol=1e-3)
 
 
+@pytest.mark.claim("autoencoder.collapse_random_orthogonal", "autoencoder.collapse_random_orthogonal_top_mode")
 def test_invariant_law_matches_haar_factors():
     """sample_orthogonal_invariants (exact law: Beta projections and a uniform angle, depth-free) against
     orthogonal_invariants of actual Haar factors at depths 1 and 3, 600 draws each: means of alpha, beta,
@@ -486,6 +500,7 @@ def test_invariant_law_matches_haar_factors():
     assert np.mean(law[0]) == pytest.approx(m / d, abs=0.01)  # E alpha = m/d
 
 
+@pytest.mark.claim("autoencoder.collapse_random_orthogonal_top_mode")
 def test_gain_for_time_inverts_time_to_learn_and_bad_input():
     for depth, g in [(0, 1e-4), (2, 3e-4), (6, 1e-2)]:
         assert ae.gain_for_time(depth, ae.time_to_learn(depth, 1.0, g, 0.5), 0.5) == pytest.approx(g, rel=1e-8)
@@ -499,6 +514,7 @@ def test_gain_for_time_inverts_time_to_learn_and_bad_input():
         ae.sample_orthogonal_invariants(4, 6, 3, rng=np.random.default_rng(0))
 
 
+@pytest.mark.claim("autoencoder.collapse_random_orthogonal")
 @pytest.mark.slow
 def test_several_modes_are_not_reduced_per_mode():
     """Why no per-mode reduction exists for several modes at N >= 3: the same init and the same mode (its
