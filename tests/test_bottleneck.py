@@ -60,6 +60,7 @@ def _chain_rule_parts(p, x, act):
     return contract(jf_par), contract(jg_par), contract(jh_par), _fg(p, x, act)[1]
 
 
+@pytest.mark.claim("bottleneck.b-random-at-fixed-d", "bottleneck.b-spread-vs-d")
 @pytest.mark.parametrize("act", ["relu", "erf"])
 @pytest.mark.parametrize("d", [1, 3])
 @pytest.mark.parametrize("seed", [0])
@@ -84,6 +85,7 @@ def test_effective_kernel_is_the_chain_rule_split_of_the_empirical_ntk(act, d, s
     np.testing.assert_allclose(eff, tf[:, :, None, None] * np.eye(k) + np.einsum("iad,ij,jbd->ijab", jf, tg, jf), rtol=1e-12)
 
 
+@pytest.mark.claim("bottleneck.b-random-at-fixed-d")
 @settings(max_examples=10, deadline=None)
 @given(acts, st.integers(1, 6), seeds)
 def test_head_jacobian_matches_finite_differences(act, d, seed):
@@ -101,6 +103,7 @@ def test_head_jacobian_matches_finite_differences(act, d, seed):
         np.testing.assert_allclose(fd, jf[:, :, i], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.claim("bottleneck.b-random-at-fixed-d")
 @pytest.mark.parametrize("act", ["relu", "erf"])
 def test_head_kernel_converges_to_theta_f(act):
     """Mean over draws of the width-n head's own kernel equals Theta_f (5 standard errors)."""
@@ -114,6 +117,7 @@ def test_head_kernel_converges_to_theta_f(act):
 
 
 # ------------------------------------------------------------------------- the limit model
+@pytest.mark.claim("bottleneck.c-scale0.3-finite-to-limit", "bottleneck.c-scale6-finite-to-limit")
 def test_limit_model_moves_features_by_theta_g():
     """Gradient descent on c moves h by -lr Theta_g[:, train] dL/dh_train: the limit equation of
     theory.bottleneck.feature_velocity (J_f from the closed-form head Jacobian)."""
@@ -138,6 +142,7 @@ def test_limit_model_moves_features_by_theta_g():
     np.testing.assert_allclose(dh, B.feature_velocity(tg[:, :4], jf, grad_f), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.claim("bottleneck.c-scale0.3-finite-to-limit", "bottleneck.c-scale6-finite-to-limit")
 @pytest.mark.slow  # ~15 s: compiles the training loop
 def test_limit_dynamics_deterministic_given_draws():
     cfg = dict(d=2, depth_g=1, activation="relu", w_var=2.0, b_var=0.0, limit_width=32, n_train=16, n_test=8,
@@ -149,6 +154,8 @@ def test_limit_dynamics_deterministic_given_draws():
 
 
 # ------------------------------------------------------------------------- NTK baseline
+@pytest.mark.claim("bottleneck.c-scale0.3-speedup", "bottleneck.c-scale6-speedup",
+                   "bottleneck.c-acceleration-needs-large-targets")
 @settings(max_examples=10, deadline=None)
 @given(seeds, st.booleans())
 def test_ntk_prediction_equals_ode_integration(seed, normalized):
@@ -174,6 +181,7 @@ def test_ntk_prediction_equals_ode_integration(seed, normalized):
 
 
 # ------------------------------------------------------------------------- linear case
+@pytest.mark.claim("bottleneck.d-linear-acceleration")
 @settings(max_examples=15, deadline=None)
 @given(st.integers(1, 4), st.floats(0.5, 2.0), seeds)
 def test_linear_rates_match_kernels(depth_g, w, seed):
@@ -187,6 +195,7 @@ def test_linear_rates_match_kernels(depth_g, w, seed):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.claim("bottleneck.d-linear-acceleration")
 @settings(max_examples=10, deadline=None)
 @given(seeds)
 def test_linear_flow_is_scaled_gradient(seed):
@@ -199,6 +208,7 @@ def test_linear_flow_is_scaled_gradient(seed):
     np.testing.assert_allclose(dB, -1.7 * np.asarray(gB), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.claim("bottleneck.d-linear-acceleration")
 @settings(max_examples=8, deadline=None)
 @given(st.floats(0.5, 10.0), st.floats(0.02, 0.5), st.floats(0.3, 3.0), st.floats(0.3, 3.0))
 def test_balanced_mode_of_matrix_flow_is_logistic(tau_, u0_frac, c_g, c_f):
@@ -256,6 +266,7 @@ def test_bad_input_raises():
 @settings(max_examples=4, deadline=None)
 @given(st.sampled_from([("relu", "relu"), ("erf", "identity"), ("identity", "erf")]), st.sampled_from([1, 3]),
        st.sampled_from([0.0, 0.3]), seeds)
+@pytest.mark.claim("bottleneck.a-ntk-rate", "bottleneck.a-nngp-rate")
 def test_structured_empirical_kernels_equal_jacobian_contraction(acts_, k, b, seed):
     """The layer-structure NTK of the experiment (forward features x backward signals) against the generic
     Jacobian contraction of sims.substrate.kernels.empirical_ntk; the NNGP against the readout's input features."""
@@ -271,6 +282,7 @@ def test_structured_empirical_kernels_equal_jacobian_contraction(acts_, k, b, se
     np.testing.assert_allclose(np.asarray(kk), w * phi @ phi.T / 6 + b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.claim("bottleneck.c-scale0.3-finite-to-limit", "bottleneck.c-scale6-finite-to-limit")
 def test_coupled_bottleneck_layer_has_features_sqrt_k_xi_and_standard_normal_law():
     """couple_bottleneck_layer: h_0 equals the symmetric square root (by eigh, a second method) of the
     network's empirical K_g times xi, and the redrawn layer is N(0, I) given the first layer (sample
@@ -294,6 +306,7 @@ def test_coupled_bottleneck_layer_has_features_sqrt_k_xi_and_standard_normal_law
     np.testing.assert_array_equal(np.asarray(q[0]["W"]), np.asarray(p[0]["W"]))  # layers below untouched
 
 
+@pytest.mark.claim("bottleneck.c-scale0.3-finite-to-limit", "bottleneck.c-scale6-finite-to-limit")
 def test_conditional_limit_starts_at_the_finite_network_with_the_limit_kernel():
     """conditional_limit_model: at initialisation its outputs are the finite network's own (f_0 is the
     network's head, h_0 its g_0(x), u - u_init = 0), and its tangent kernel is the limit's given those draws:
@@ -328,6 +341,7 @@ def test_conditional_limit_starts_at_the_finite_network_with_the_limit_kernel():
                                rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.claim("bottleneck.c-scale0.3-finite-to-limit", "bottleneck.c-scale6-finite-to-limit")
 def test_conditional_distance_on_synthetic_outputs():
     """_conditional_distance on synthetic outputs F_n = F_lim + c n^{-1/2} noise: the distance equals the
     closed form c n^{-1/2}/rms(F_lim) (within 2%: 3000 squared normals per seed, relative sd of the RMS

@@ -12,7 +12,7 @@ computed by the layer structure (:func:`mlp_empirical_kernels`, tested equal to 
 
 **(b) the kernel through a finite bottleneck stays random.** For the head :math:`f` (one hidden ReLU layer
 of width :math:`n` on :math:`\mathbb R^d`) at two bottleneck points with :math:`\cos(h, h') = 0.5` and
-:math:`\Theta_g = I` (reference note, property 3), the effective kernel splits into :math:`\Theta_f(h, h')`
+:math:`\Theta_g = I` (an isotropic bottleneck kernel), the effective kernel splits into :math:`\Theta_f(h, h')`
 (closed form :func:`theory.bottleneck.f_empirical_ntk`) and :math:`J_f(h)\cdot J_f(h')`. Over independent
 draws the first concentrates (spread :math:`\propto n^{-1/2}`); the second does not (spread independent of
 :math:`n`) and its spread shrinks like :math:`d^{-1/2}`.
@@ -26,7 +26,7 @@ time :math:`t = \mathrm{lr}\cdot\mathrm{step}`), through :func:`sims.substrate.t
   inputs, :math:`h(x_i) = h_0(x_i) + R_i c` with :math:`RR^\top = \Theta_g` and :math:`h_0` a draw of the GP
   with kernel :math:`K_g`; gradient descent on :math:`c` moves :math:`h` by exactly
   :math:`-\mathrm{lr}\sum_j\Theta_g(x, x_j)\partial L/\partial h_j` (the limit equation). The head ``f`` is a
-  width-``limit_width`` network (the random-feature reading of :math:`f_0` in the reference note; its kernel
+  width-``limit_width`` network (:math:`f_0` read as a random-feature network; its kernel
   is :math:`\Theta_f` up to :math:`O(\text{limit\_width}^{-1/2})`);
 * the pure infinite-width network (bottleneck infinite too): kernel regression with
   :func:`theory.bottleneck.full_ntk` in closed form (:func:`theory.bottleneck.ntk_mse_prediction`), with
@@ -42,7 +42,7 @@ An earlier default run with independent draws measured 0.73 at scale 0.3: the sm
 the draws of :math:`h_0, f_0` at 5 seeds.
 
 **Finite-to-limit design.** The limit is random at finite ``d`` (through :math:`h_0` and :math:`f_0`) and
-deterministic given them (reference note, property 7). Comparing finite networks with independent limit
+deterministic given them (the limit equation has no other randomness). Comparing finite networks with independent limit
 draws left the width effect below seed noise: with :math:`h_0` coupled through :math:`\xi` but independent
 heads, the log-loss distances at widths 256/1024/4096 were 0.04/0.06/0.07 (scale 0.3) and 0.03/0.08/0.12
 (scale 6) against noise floors 0.08-0.15 (5 seeds; commit f03cf7c). So each finite network is compared with

@@ -36,7 +36,7 @@ class BottleneckConfig(Config):
     steps: int = 500
     record_every: int = 10
     loss_level: float = 0.05
-    # (d) deep linear analogue (reference note section 3 toy)
+    # (d) deep linear analogue (this package's two-factor linear toy, theory.bottleneck.linear_flow)
     lin_taus: tuple = (0.3, 1.0, 3.0, 10.0)
     lin_ds: tuple = (3, 5, 20)
     lin_draws: int = 3

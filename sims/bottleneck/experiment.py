@@ -87,6 +87,49 @@ class BottleneckExperiment(Experiment):
     description = ("NNGP/NTK convergence at rate width^-1/2; the bottleneck part of the kernel stays random "
                    "(spread ~ d^-1/2); finite bottleneck networks vs their limit vs the pure NTK on digits.")
     config_cls = BottleneckConfig
+    paper_claims = (
+        "Littwin et al. (2021) study networks that are infinitely wide except for a narrow bottleneck layer. Without "
+        "the bottleneck, an infinitely wide network is described by a fixed kernel (the neural tangent kernel, NTK): "
+        "its features never move. With a finite bottleneck of width d, the part of the kernel that passes through the "
+        "bottleneck stays random and keeps changing during training, so the network learns features; the paper "
+        "predicts that this speeds training up, in particular when the targets are large against the network's "
+        "initial outputs.")
+    reproduced = (
+        "(a) The empirical NTK and NNGP kernels of finite ReLU networks are compared with their infinite-width "
+        "formulas as the width grows; (b) the random part of the kernel through a bottleneck is sampled for several "
+        "widths and bottleneck widths; (c) on scikit-learn's digits, finite bottleneck networks (widths 64-4096, "
+        "bottleneck 4), the infinite-width bottleneck limit and the pure NTK model are trained at a small and a large "
+        "target scale (5 seeds, 500 steps at the default scale; widths 64 and 256 at the quick scale); (d) a two-layer "
+        "linear analogue gives the expected sign of the speed-up.")
+    departures = (
+        "The expectation that small targets see no acceleration comes from this package's linear analogue, not "
+        "from the paper; on digits with ReLU the bottleneck limit is faster than the NTK model at both target scales, "
+        "so that record fails. Finite networks are compared with the limit started from their own random draws, "
+        "because with independent draws the width effect drowns in seed noise; the rate at which they approach it is "
+        "reported, not tested, since ReLU heads do not satisfy the smoothness the 1/sqrt(width) argument needs.")
+    captions = {
+        "bottleneck_kernels": (
+            "(a) Relative error of the empirical NTK (blue) and NNGP (orange) kernels of finite ReLU networks against "
+            "the infinite-width formulas, against width: single networks (small dots), RMS over networks (large dots), "
+            "and a solid reference line of slope -1/2. (b) Spread over random heads of the bottleneck part of the "
+            "kernel (blue circles) and of the head's own kernel (red squares), one line per bottleneck width d (darker = "
+            "wider), against the network width: the first stays flat, the second falls. (c) Spread of the bottleneck "
+            "part against d at the largest width, with a reference slope -1/2. Dashed with open markers: measured."),
+        "bottleneck_linear": (
+            "Linear analogue of the bottleneck: speed-up of the two-layer linear model over the lazy model with the same "
+            "initial kernel, against the target scale tau, one colour per bottleneck width d; dotted with markers: "
+            "numerical integration, geometric mean over random draws (dots: single draws). Above the grey line at 1 the "
+            "bottleneck is faster."),
+        "bottleneck_training": (
+            "Training (top) and test (bottom) loss on digits against time (step size x steps), small (left) and large "
+            "(right) target scale: finite bottleneck networks (blue, darker = wider) and the infinite-width bottleneck "
+            "limit (black), dashed with open markers and a band from the lowest to the highest seed; the pure NTK model "
+            "without bottleneck in closed form (solid orange, seed mean)."),
+        "bottleneck_finite_to_limit": (
+            "Distance between the outputs of each finite network and of the bottleneck limit started from the same "
+            "random draws, against width, for both target scales: seeds (dots) and their mean (dashed with open "
+            "markers); thin solid lines show the slope -1/2 for reference."),
+    }
 
     def run(self, config: BottleneckConfig, ctx) -> dict[str, Any]:
         c = config
@@ -151,14 +194,31 @@ class BottleneckExperiment(Experiment):
             boot = [_slope(a["widths"], np.sqrt(np.mean(e[rng.integers(0, len(e), len(e))] ** 2, axis=0)))
                     for _ in range(400)]
             tol = max(0.1, 2 * float(np.std(boot)))
-            out.append(Claim(f"bottleneck.a-{key}-rate", f"the empirical {key.upper()} of a finite ReLU MLP converges to "
-                             "the analytic kernel at rate width^-1/2 (log-log slope of the RMS relative error over draws)",
-                             -0.5, round(sl, 3), round(tol, 3), abs(sl + 0.5) <= tol,
-                             {"widths": a["widths"], "draws": int(e.shape[0]), "rms_rel_error": err,
-                              "sqrt_width_times_rms": err * np.sqrt(np.asarray(a["widths"], float)),
-                              "rel_error_of_draw_mean": np.asarray(a.get(f"{key}_mean", [])),
-                              "bootstrap_slope_sd": float(np.std(boot)),
-                              "tolerance": "max(0.1, 2 bootstrap sd over draws)"}))
+            holds = abs(sl + 0.5) <= tol
+            what = ("neural tangent kernel (NTK: how the outputs move together under gradient descent)" if key == "ntk" else
+                    "NNGP kernel (the covariance of the outputs at random initialisation)")
+            out.append(Claim(
+                f"bottleneck.a-{key}-rate",
+                f"The {what} of a finite ReLU network approaches its infinite-width formula as the width n grows, with an "
+                "error shrinking like 1/sqrt(n).",
+                -0.5, round(sl, 3), round(tol, 3), holds,
+                {"widths": a["widths"], "draws": int(e.shape[0]), "rms_rel_error": err,
+                 "sqrt_width_times_rms": err * np.sqrt(np.asarray(a["widths"], float)),
+                 "rel_error_of_draw_mean": np.asarray(a.get(f"{key}_mean", [])),
+                 "bootstrap_slope_sd": float(np.std(boot)),
+                 "tolerance": "max(0.1, 2 bootstrap sd over draws)", "tolerance_kind": "absolute"},
+                kind="claim",
+                links={"theory": ["theory.kernels.ntk", "theory.kernels.nngp", "theory.kernels.mlp_kernels"],
+                       "proof": "bottleneck.relu_kernel_gaussian_expectations", "figures": ["bottleneck_kernels"]},
+                detail=f"ReLU MLP (NTK parametrisation, depth {c.a_depth}) on {c.a_points} digits images, widths "
+                       f"{list(c.a_widths)}, {c.a_draws} independent networks per width. Measured: log-log slope against "
+                       "width of the RMS over draws of the relative Frobenius error of the empirical kernel against "
+                       "theory.kernels; absolute tolerance max(0.1, 2 bootstrap sd of the slope over draws).",
+                finding="" if holds else
+                f"Fitted slope {sl:.3f} against -0.5 (tolerance {tol:.3f}; bootstrap sd {float(np.std(boot)):.3f}). One "
+                "draw's error is dominated by one random mode (the overall scale of the kernel on a few correlated "
+                f"images), a near chi-square variable with one degree of freedom, so {int(e.shape[0])} draws leave the "
+                "slope scattered; small widths are not yet asymptotic. A limit of the scale (draws, widths)."))
         b = results["b"]
         jj_sd = np.asarray(b["jj"]).std(-1, ddof=1)  # (widths, ds)
         tf_sd = np.asarray(b["theta_f"]).std(-1, ddof=1)
@@ -167,15 +227,46 @@ class BottleneckExperiment(Experiment):
         sl_tf_n = [_slope(b["widths"], tf_sd[:, i]) for i in range(len(b["ds"]))]
         sl_jj_d = _slope(b["ds"], jj_sd[-1])
         tol_n = 3 * se * np.sqrt(2) / np.log(b["widths"][-1] / b["widths"][0])
-        out.append(Claim("bottleneck.b-random-at-fixed-d", "at fixed d the bottleneck part J_f Theta_g J_f^T stays random: "
-                         "its spread over draws does not shrink with width (slope vs width ~ 0), while Theta_f's does (~ -1/2)",
-                         {"jj": 0.0, "theta_f": -0.5},
-                         {"jj": [round(s, 3) for s in sl_jj_n], "theta_f": [round(s, 3) for s in sl_tf_n]},
-                         f"|jj slope| <= {0.1 + tol_n:.3f}; theta_f slope within 0.15 of -0.5",
-                         bool(max(abs(s) for s in sl_jj_n) <= 0.1 + tol_n and all(abs(s + 0.5) <= 0.15 for s in sl_tf_n)),
-                         {"jj_sd": jj_sd, "theta_f_sd": tf_sd}))
-        out.append(Claim("bottleneck.b-spread-vs-d", "the spread of J_f.J_f' over draws shrinks like d^-1/2 (largest width)",
-                         -0.5, round(sl_jj_d, 3), 0.15, abs(sl_jj_d + 0.5) <= 0.15, {"ds": b["ds"], "jj_sd": jj_sd[-1]}))
+        split_links = {"theory": ["theory.bottleneck.effective_kernel", "theory.bottleneck.f_empirical_ntk",
+                                  "theory.bottleneck.f_kernels"],
+                       "proof": "bottleneck.relu_kernel_gaussian_expectations", "figures": ["bottleneck_kernels"]}
+        split_setup = ("Head f: one hidden ReLU layer of width n on the d-dimensional bottleneck, at two bottleneck points "
+                       "h, h' with cos(h, h') = 0.5 and an isotropic bottleneck kernel Theta_g = I. The kernel through "
+                       "the bottleneck splits into Theta_f(h, h') (the head's own kernel, closed form "
+                       "theory.bottleneck.f_empirical_ntk) and J_f(h) . J_f(h') (the head's Jacobians, which carry the "
+                       f"bottleneck's contribution); spreads are sample standard deviations over {int(c.b_draws)} "
+                       "independent heads.")
+        holds = bool(max(abs(s) for s in sl_jj_n) <= 0.1 + tol_n and all(abs(s + 0.5) <= 0.15 for s in sl_tf_n))
+        out.append(Claim(
+            "bottleneck.b-random-at-fixed-d",
+            "With a finite bottleneck, the part of the kernel that passes through the bottleneck stays random however "
+            "wide the network: its spread over random initialisations does not shrink with width, while the rest of the "
+            "kernel does (like 1/sqrt(width)).",
+            {"jj": 0.0, "theta_f": -0.5},
+            {"jj": [round(s, 3) for s in sl_jj_n], "theta_f": [round(s, 3) for s in sl_tf_n]},
+            f"|jj slope| <= {0.1 + tol_n:.3f}; theta_f slope within 0.15 of -0.5", holds,
+            {"jj_sd": jj_sd, "theta_f_sd": tf_sd, "tolerance_kind": "absolute"},
+            kind="claim", links=split_links,
+            detail=split_setup + f" Measured: log-log slopes against width ({list(c.b_widths)}) of the two spreads, one "
+                                 f"per d in {list(c.b_ds)}; the bound on |jj slope| adds 3 standard errors of a sample "
+                                 "std to 0.1 (absolute).",
+            finding="" if holds else
+            f"Slopes of the bottleneck part {[round(s, 3) for s in sl_jj_n]} (bound {0.1 + tol_n:.3f}) and of Theta_f "
+            f"{[round(s, 3) for s in sl_tf_n]} (need -0.5 +- 0.15). A sample std over {int(c.b_draws)} draws has a "
+            f"relative error of {se:.2f}, and the widths span a factor {float(b['widths'][-1] / b['widths'][0]):g} only: a "
+            "limit of the number of draws and widths."))
+        holds = abs(sl_jj_d + 0.5) <= 0.15
+        out.append(Claim(
+            "bottleneck.b-spread-vs-d",
+            "That random part shrinks only as the bottleneck gets wider: its spread falls like 1/sqrt(d) in the "
+            "bottleneck width d.",
+            -0.5, round(sl_jj_d, 3), 0.15, holds, {"ds": b["ds"], "jj_sd": jj_sd[-1], "tolerance_kind": "absolute"},
+            kind="claim", links=split_links,
+            detail=split_setup + f" Measured: log-log slope of the spread of J_f(h) . J_f(h') against d at the largest "
+                                 f"width n = {int(b['widths'][-1])}; absolute tolerance 0.15.",
+            finding="" if holds else
+            f"Slope {sl_jj_d:.3f} against -0.5 (tolerance 0.15). The 1/sqrt(d) law is the central-limit scaling of a sum "
+            f"over d bottleneck units; at small d and with {int(c.b_draws)} draws the fit is noisy: a limit of the scale."))
         if "lin" in results:
             lin = results["lin"]
             sp_ = np.exp(np.mean(np.log(np.asarray(lin["t_lazy"]) / np.asarray(lin["t_bottleneck"])), axis=0))  # (taus, ds)
@@ -183,16 +274,30 @@ class BottleneckExperiment(Experiment):
             order = np.argsort(taus)
             big, small = sp_[order[-1]], sp_[order[0]]
             rising = bool(np.all(np.diff(sp_[order], axis=0) > 0))
-            out.append(Claim("bottleneck.d-linear-acceleration", "deep linear analogue (reference note section 3): the "
-                             "finite-bottleneck linear model reaches 1e-3 of its initial loss faster than the lazy model with "
-                             f"the same initial kernel trace for the largest target (tau = {taus[order[-1]]:g}) at every d, "
-                             "slower "
-                             f"for the smallest (tau = {taus[order[0]]:g}), the speed-up rising with tau (the logistic's rate "
-                             "near the optimum is 2 kappa tau against the lazy c)",
-                             "speed-up > 1 at the largest tau, < 1 at the smallest, increasing in tau",
-                             {f"tau={t:g}": [round(float(v), 3) for v in row] for t, row in zip(taus, sp_)},
-                             "sign", bool(np.all(big > 1) and np.all(small < 1) and rising),
-                             {"ds": lin["ds"], "geometric mean over draws": True}))
+            holds = bool(np.all(big > 1) and np.all(small < 1) and rising)
+            sp_map = {f"tau={t:g}": [round(float(v), 3) for v in row] for t, row in zip(taus, sp_)}
+            out.append(Claim(
+                "bottleneck.d-linear-acceleration",
+                "In a two-layer linear model of the bottleneck, training is faster than in the matching fixed-kernel "
+                "('lazy') model when the target is large, slower when it is small, and the speed-up grows with the "
+                "target's size.",
+                "speed-up > 1 at the largest tau, < 1 at the smallest, increasing in tau", sp_map, "sign", holds,
+                {"ds": lin["ds"], "geometric mean over draws": True},
+                kind="claim",
+                links={"theory": ["theory.bottleneck.linear_flow", "theory.bottleneck.linear_rates",
+                                  "theory.bottleneck.linear_mode_solution"],
+                       "proof": "bottleneck.linear_bottleneck_two_factor_deep_linear_model", "figures": ["bottleneck_linear"]},
+                detail="This package's deep linear analogue of the bottleneck (theory.bottleneck.linear_flow, integrated "
+                       "numerically from random Gaussian factors with the infinite-width variances) against the lazy model "
+                       "with the same initial kernel trace; speed-up = time to reach 1e-3 of the initial loss, lazy over "
+                       f"bottleneck, geometric mean over {c.lin_draws} draws, per target scale tau in {list(c.lin_taus)} "
+                       f"and bottleneck width d in {list(c.lin_ds)}. Near the optimum a learned mode relaxes at rate "
+                       "2 kappa tau against the lazy model's c, which predicts the sign.",
+                finding="" if holds else
+                f"Speed-ups {sp_map} (largest tau above 1 at every d: {bool(np.all(big > 1))}; smallest tau below 1: "
+                f"{bool(np.all(small < 1))}; rising with tau: {rising}). The prediction comes from balanced, aligned "
+                "modes; random factors add an alignment phase whose length depends on d: an open question about the "
+                "analogue at this d."))
         speed = {}
         for tag, r in results["c"].items():
             t = np.asarray(r["t"])
@@ -200,28 +305,49 @@ class BottleneckExperiment(Experiment):
             fin = np.asarray(r["finite_train"]).mean(1)  # (W, R)
             cd = _conditional_distance(r["finite_out"], r["cond_out"], r["finite_train"], r["cond_train"], r["widths"], rng)
             ok = bool(len(cd["fun"]) >= 2 and np.all(cd["fun_ratio"] + 2 * cd["fun_ratio_sd"] < 1))
-            out.append(Claim(f"bottleneck.c-{tag}-finite-to-limit", f"({tag}) finite bottleneck networks approach the "
-                             "bottleneck-limit dynamics as width grows: relative RMS distance (over training inputs and "
-                             "recorded times) between the outputs of each network and of the limit started from the same "
-                             "draws (h_0 = its own g_0(x), f_0 = its own head), paired by seed",
-                             "decreasing in width", [round(float(x), 4) for x in cd["fun"]],
-                             "each step to the next width lowers the seed-mean distance by more than 2 bootstrap sd "
-                             "(ratio + 2 sd < 1)", ok,
-                             {"widths": r["widths"], "seeds": int(np.shape(r["cond_train"])[1]),
-                              "limit_head_width": [int(config.cond_ratio * n) for n in r["widths"]],
-                              "distance_per_seed": np.round(cd["fun_per_seed"], 4),
-                              "ratio_to_previous_width": np.round(cd["fun_ratio"], 3),
-                              "ratio_bootstrap_sd": np.round(cd["fun_ratio_sd"], 3),
-                              "loglog_slope": round(cd["fun_slope"], 3),
-                              "loglog_slope_bootstrap_sd": round(cd["fun_slope_sd"], 3),
-                              "loss_curve_distance": np.round(cd["loss"], 4),
-                              "loss_curve_distance_per_seed": np.round(cd["loss_per_seed"], 4),
-                              "loss_curve_slope": round(cd["loss_slope"], 3),
-                              "loss_curve_slope_sd": round(cd["loss_slope_sd"], 3),
-                              "note": "first-order perturbation theory gives width^-1/2 for smooth activations; the rate is "
-                                      "reported, not tested: ReLU heads have a piecewise-constant J_f0 (see module docstring)"}))
+            train_setup = (f"Digits (scikit-learn), {c.n_train} training inputs, one-vs-rest regression target scaled by "
+                           f"{r['scale']:g}, squared loss, full-batch gradient descent (lr {c.lr}, {c.steps} steps, time = lr "
+                           f"x steps). Finite networks F = f o g of width n (g: {c.depth_g} hidden ReLU layer(s), bottleneck "
+                           f"d = {c.d}).")
+            out.append(Claim(
+                f"bottleneck.c-{tag}-finite-to-limit",
+                f"(target scale {r['scale']:g}) Finite networks with a narrow bottleneck follow the infinite-width "
+                "bottleneck dynamics more closely as their width grows, when both start from the same random draws.",
+                "decreasing in width", [round(float(x), 4) for x in cd["fun"]],
+                "each step to the next width lowers the seed-mean distance by more than 2 bootstrap sd "
+                "(ratio + 2 sd < 1)", ok,
+                {"widths": r["widths"], "seeds": int(np.shape(r["cond_train"])[1]),
+                 "limit_head_width": [int(config.cond_ratio * n) for n in r["widths"]],
+                 "distance_per_seed": np.round(cd["fun_per_seed"], 4),
+                 "ratio_to_previous_width": np.round(cd["fun_ratio"], 3),
+                 "ratio_bootstrap_sd": np.round(cd["fun_ratio_sd"], 3),
+                 "loglog_slope": round(cd["fun_slope"], 3),
+                 "loglog_slope_bootstrap_sd": round(cd["fun_slope_sd"], 3),
+                 "loss_curve_distance": np.round(cd["loss"], 4),
+                 "loss_curve_distance_per_seed": np.round(cd["loss_per_seed"], 4),
+                 "loss_curve_slope": round(cd["loss_slope"], 3),
+                 "loss_curve_slope_sd": round(cd["loss_slope_sd"], 3),
+                 "note": "first-order perturbation theory gives width^-1/2 for smooth activations; the rate is "
+                         "reported, not tested: ReLU heads have a piecewise-constant J_f0 (see module docstring)"},
+                kind="claim",
+                links={"theory": ["theory.bottleneck.g_kernels", "theory.bottleneck.feature_velocity",
+                                  "theory.bottleneck.f_kernels"],
+                       "proof": "bottleneck.relu_kernel_gaussian_expectations",
+                       "figures": ["bottleneck_finite_to_limit", "bottleneck_training"]},
+                detail=train_setup + " The limit started from the same draws: h_0 = the network's own g_0(x), f_0 = its own "
+                                     "head at initialisation, moved by the limit's dynamics (analytic bottleneck kernel, a "
+                                     f"head {config.cond_ratio}x wider). Measured: relative RMS distance between the "
+                                     "training-set outputs of each network and of its limit over the recorded times, "
+                                     f"seed mean, at widths {[int(x) for x in r['widths']]}; holds when every 4x step in "
+                                     "width lowers it by more than 2 bootstrap sd.",
+                finding="" if ok else
+                f"Distances {[round(float(x), 4) for x in cd['fun']]}, ratios to the previous width "
+                f"{np.round(cd['fun_ratio'], 3).tolist()} +- {np.round(cd['fun_ratio_sd'], 3).tolist()} (bootstrap sd). "
+                "With few seeds and widths a ratio can sit within 2 sd of 1; a limit of the scale, unless the distance "
+                "stops decreasing at large widths (an open question for ReLU heads, whose Jacobian is piecewise "
+                "constant)."))
             ntk_m = np.asarray(r["ntk_train"]).mean(0)
-            # each model against its own initial loss (the reference note's measure; F_0 differs between models)
+            # each model against its own initial loss (F_0 differs between models)
             t_ntk = _time_to(t, ntk_m, c.loss_level * ntk_m[0])
             t_lim = _time_to(t, lim, c.loss_level * lim[0])
             t_fin = _time_to(t, fin[-1], c.loss_level * fin[-1][0])
@@ -231,102 +357,141 @@ class BottleneckExperiment(Experiment):
             large_targets = r["scale"] == max(v["scale"] for v in results["c"].values())
             want = "> 1 (large targets)" if large_targets else "<= 1 (small targets)"
             sp = speed[tag][0]
-            out.append(Claim(f"bottleneck.c-{tag}-speedup", f"({tag}) speed-up of the bottleneck over the pure NTK: time for the "
-                             f"NTK model to reach {c.loss_level:g} x its initial training loss (seed-mean curve) over the "
-                             "same time "
-                             "for the bottleneck model (limit; widest finite network in details); final test losses in details. "
-                             "Predicted from the deep-linear analogue (reference note section 3): acceleration for targets "
-                             "large against the initial outputs, none for small ones",
-                             want, round(sp, 3), "sign", bool(sp > 1) if large_targets else bool(sp <= 1),
-                             {"t_ntk": t_ntk, "t_limit": t_lim, "t_finite_widest": t_fin, "speedup_finite_widest": speed[tag][1],
-                              "final_test_loss": test,
-                              "final_train_loss": {"limit": float(lim[-1]),
-                                                   "ntk": float(np.asarray(r["ntk_train"]).mean(0)[-1])}}))
+            holds = bool(sp > 1) if large_targets else bool(sp <= 1)
+            out.append(Claim(
+                f"bottleneck.c-{tag}-speedup",
+                f"(target scale {r['scale']:g}) " + (
+                    "With targets large against the network's initial outputs, the bottleneck network trains faster than "
+                    "the infinitely wide network without bottleneck (whose features do not move)." if large_targets else
+                    "With targets small against the network's initial outputs, the bottleneck network trains no faster "
+                    "than the infinitely wide network without bottleneck (whose features do not move)."),
+                want, round(sp, 3), "sign", holds,
+                {"t_ntk": t_ntk, "t_limit": t_lim, "t_finite_widest": t_fin, "speedup_finite_widest": speed[tag][1],
+                 "final_test_loss": test,
+                 "final_train_loss": {"limit": float(lim[-1]),
+                                      "ntk": float(np.asarray(r["ntk_train"]).mean(0)[-1])}},
+                kind="claim",
+                links={"theory": ["theory.bottleneck.full_ntk", "theory.bottleneck.ntk_mse_prediction",
+                                  "theory.bottleneck.linear_mode_solution"],
+                       "proof": "bottleneck.linear_bottleneck_two_factor_deep_linear_model",
+                       "figures": ["bottleneck_training"]},
+                detail=train_setup + f" Speed-up = time for the pure NTK model (kernel regression in closed form, "
+                                     f"theory.bottleneck.ntk_mse_prediction) to reach {c.loss_level:g} x its initial "
+                                     "training loss (seed-mean curve) over the same time for the bottleneck limit; the "
+                                     "widest finite network and the final test losses in details. Predicted from the "
+                                     "deep-linear analogue (bottleneck.d-linear-acceleration): acceleration for targets "
+                                     "large against the initial outputs, none for small ones.",
+                finding="" if holds else (
+                    f"The bottleneck limit reaches the loss level {sp:.2f}x faster than the NTK model (widest finite "
+                    f"network {speed[tag][1]:.2f}x) even at this small target scale. The no-acceleration prediction comes "
+                    "from the linear analogue; on digits with ReLU the bottleneck's moving features speed up fitting at "
+                    "small scale too, and the value depends on the random draws of h_0 and f_0 at few seeds. A departure "
+                    "from the linear analogue, not from the paper's claim about large targets; an open question."
+                    if not large_targets else
+                    f"The bottleneck limit is not faster than the NTK model (speed-up {sp:.2f}, widest finite network "
+                    f"{speed[tag][1]:.2f}) although the targets are large: a departure from the paper's prediction at this "
+                    "scale (training length, loss level), to be checked at the paper preset.")))
         if len(speed) >= 2:
             tags = sorted(results["c"], key=lambda k: results["c"][k]["scale"])
             small, large = speed[tags[0]][0], speed[tags[-1]][0]
-            out.append(Claim("bottleneck.c-acceleration-needs-large-targets", "the bottleneck accelerates training over the "
-                             "pure NTK when targets are large against the initial outputs, and not (or less) when they are small",
-                             "speed-up(large) > 1 and speed-up(large) > speed-up(small)",
-                             {"small": round(small, 3), "large": round(large, 3)}, "sign", bool(large > 1 and large > small)))
+            holds = bool(large > 1 and large > small)
+            out.append(Claim(
+                "bottleneck.c-acceleration-needs-large-targets",
+                "The bottleneck speeds training up over the infinitely wide network without bottleneck when the targets "
+                "are large, and more so than when they are small.",
+                "speed-up(large) > 1 and speed-up(large) > speed-up(small)",
+                {"small": round(small, 3), "large": round(large, 3)}, "sign", holds, {},
+                kind="claim",
+                links={"theory": ["theory.bottleneck.full_ntk", "theory.bottleneck.linear_mode_solution"],
+                       "proof": "bottleneck.linear_bottleneck_two_factor_deep_linear_model",
+                       "figures": ["bottleneck_training"]},
+                detail=f"Speed-ups of bottleneck.c-*-speedup at the smallest and largest target scale {list(c.scales)}.",
+                finding="" if holds else
+                f"Speed-up {large:.2f} at the large target scale against {small:.2f} at the small one: the bottleneck's "
+                "advantage does not grow with the target here. A departure from the paper's prediction at this scale, or "
+                "seed noise in the small-target speed-up (an open question)."))
         return out
 
     def plots(self, config: BottleneckConfig, results: Mapping[str, Any], outdir) -> list:
         pngs = []
         a, b = results["a"], results["b"]
-        fig, ax = P.figure(1, 3, width=10.5)
+        fig, ax = P.figure(1, 3, width=11.0, height=3.8)
         cols = P.CATEGORICAL
         w = np.asarray(a["widths"], float)
         for i, key in enumerate(("ntk", "nngp")):
             e = np.asarray(a[key])
             m = np.sqrt(np.mean(e**2, axis=0))
             ax[0, 0].plot(w, e.T, ".", color=cols[i], alpha=0.3, ms=3)
-            ax[0, 0].plot(w, m, "o", color=cols[i], label=f"empirical {key.upper()} (RMS)")
+            ax[0, 0].plot(w, m, "o", color=cols[i], label=f"{key.upper()}: RMS over draws (dots: single draws)")
             ax[0, 0].plot(w, m[0] * (w / w[0]) ** -0.5, "-", color=cols[i], lw=0.8)
+        ax[0, 0].plot([], [], "-", color="k", lw=0.8, label="slope $-1/2$ (width$^{-1/2}$)")
         _log_axes(ax[0, 0])
-        ax[0, 0].set(xlabel="width", ylabel="relative error", title="(a) kernel convergence")
-        ax[0, 0].legend(title="line: width$^{-1/2}$", fontsize=7)
+        ax[0, 0].set(xlabel="width", ylabel="relative error of the kernel", title="(a) kernel convergence with width")
+        _legend_below(ax[0, 0], 1)
         jj_sd = np.asarray(b["jj"]).std(-1, ddof=1)
         tf_sd = np.asarray(b["theta_f"]).std(-1, ddof=1)
         bw = np.asarray(b["widths"], float)
-        dcols = P.colors(len(b["ds"]), "Blues")
+        dcols, rcols = P.colors(len(b["ds"]), "Blues"), P.colors(len(b["ds"]), "Reds")
         for i, d in enumerate(b["ds"]):
-            ax[0, 1].plot(bw, jj_sd[:, i], "o-", color=dcols[i], label=f"$J_fJ_f'$, d={int(d)}")
-            ax[0, 1].plot(bw, tf_sd[:, i], "s--", color=P.colors(len(b["ds"]), "Reds")[i], lw=0.8)
+            ax[0, 1].plot(bw, jj_sd[:, i], "o--", color=dcols[i], mfc="none", lw=1.0, label=f"$J_f\\cdot J_f'$, d={int(d)}")
+            ax[0, 1].plot(bw, tf_sd[:, i], "s--", color=rcols[i], mfc="none", lw=1.0, label=f"$\\Theta_f$, d={int(d)}")
         _log_axes(ax[0, 1])
-        ax[0, 1].set(xlabel="width n", ylabel="std over draws",
-                     title="(b) bottleneck part stays random")
-        ax[0, 1].legend(fontsize=6, title=r"dashed: $\Theta_f$", title_fontsize=6)
+        ax[0, 1].set(xlabel="width n", ylabel="std over draws", title="(b) bottleneck part stays random")
+        _legend_below(ax[0, 1], 2)
         ds = np.asarray(b["ds"], float)
-        ax[0, 2].plot(ds, jj_sd[-1], "o", color=cols[0], label=f"n={int(bw[-1])}")
-        ax[0, 2].plot(ds, jj_sd[-1][0] * (ds / ds[0]) ** -0.5, "-", color="k", lw=0.8, label="$d^{-1/2}$")
+        ax[0, 2].plot(ds, jj_sd[-1], "o--", color=cols[0], mfc="none", lw=1.0, label=f"$J_f\\cdot J_f'$, n={int(bw[-1])}")
+        ax[0, 2].plot(ds, jj_sd[-1][0] * (ds / ds[0]) ** -0.5, "-", color="k", lw=0.8, label="slope $-1/2$ ($d^{-1/2}$)")
         _log_axes(ax[0, 2])
-        ax[0, 2].set(xlabel="bottleneck d", ylabel=r"std of $J_f(h)\cdot J_f(h')$",
-                     title="(b) spread vs d")
-        ax[0, 2].legend(fontsize=7)
+        ax[0, 2].set(xlabel="bottleneck width d", ylabel=r"std of $J_f(h)\cdot J_f(h')$",
+                     title="(c) its spread against bottleneck width")
+        _legend_below(ax[0, 2], 1)
         pngs.append(P.save(fig, outdir, "bottleneck_kernels"))
         if "lin" in results:
             lin = results["lin"]
             ratio = np.asarray(lin["t_lazy"]) / np.asarray(lin["t_bottleneck"])  # (draws, taus, ds)
-            fig, axl = P.figure(1, 1, width=4.0)
+            fig, axl = P.figure(1, 1, width=4.4, height=3.2)
             ax1 = axl[0, 0]
             lc = P.colors(len(lin["ds"]), "Purples")
             taus = np.asarray(lin["taus"], float)
             for i, d in enumerate(lin["ds"]):
-                ax1.plot(taus, np.exp(np.log(ratio[:, :, i]).mean(0)), "o-", color=lc[i], label=f"d={int(d)}")
+                ax1.plot(taus, np.exp(np.log(ratio[:, :, i]).mean(0)), "o:", color=lc[i], label=f"d={int(d)}")
                 ax1.plot(np.repeat(taus[None], ratio.shape[0], 0).ravel(), ratio[:, :, i].ravel(), ".", color=lc[i],
                          alpha=0.4, ms=3)
-            ax1.axhline(1.0, color="k", lw=0.8)
+            ax1.axhline(1.0, color="grey", lw=0.8)
             _log_axes(ax1)
             ax1.set(xlabel=r"target scale $\tau$", ylabel="speed-up (t lazy / t bottleneck)",
-                    title="(d) linear bottleneck vs lazy, 1e-3 loss")
-            ax1.legend(fontsize=7)
+                    title="linear bottleneck vs lazy model, 1e-3 loss")
+            ax1.plot([], [], "o:", color="k", label="ODE, integrated (geometric mean; dots: draws)")
+            P.legend(ax1, theory_experiment=False, fontsize=6)
             pngs.append(P.save(fig, outdir, "bottleneck_linear"))
         tags = sorted(results["c"], key=lambda k: results["c"][k]["scale"])
         if tags:
-            fig, ax = P.figure(2, len(tags), width=4.2 * len(tags), height=6.0)
-            for j, tag in enumerate(tags):
-                r = results["c"][tag]
-                t = np.asarray(r["t"])
-                wc = P.colors(len(r["widths"]), "Blues")
-                for row, key in enumerate(("train", "test")):
+            fig, ax = P.figure(2, len(tags), width=4.4 * len(tags), height=6.2)
+            letters = iter("abcdefghijkl")
+            for row, key in enumerate(("train", "test")):
+                for j, tag in enumerate(tags):
+                    r = results["c"][tag]
+                    t = np.asarray(r["t"])
+                    wc = P.colors(len(r["widths"]), "Blues")
                     axx = ax[row, j]
                     fin = np.asarray(r[f"finite_{key}"])
                     for i, n in enumerate(r["widths"]):
                         P.theory_and_experiment(axx, t, None, fin[i].mean(0), fin[i].min(0), fin[i].max(0), color=wc[i],
                                                 label=f"finite n={int(n)}")
                     lim = np.asarray(r[f"limit_{key}"])
-                    axx.plot(t, lim.mean(0), "-", color="k", label="bottleneck limit")
-                    axx.fill_between(t, lim.min(0), lim.max(0), color="k", alpha=0.1, lw=0)
+                    # the limit's band spans a wide range on the test set: drawn lighter than the package default
+                    axx.fill_between(t, lim.min(0), lim.max(0), color="k", alpha=0.08, linewidth=0)
+                    P.theory_and_experiment(axx, t, None, lim.mean(0), color="k", label="bottleneck limit (trained)")
                     ntk = np.asarray(r[f"ntk_{key}"])
-                    axx.plot(t, ntk.mean(0), "-", color=cols[1], label="pure NTK (closed form)")
+                    axx.plot(t, ntk.mean(0), "-", color=cols[1], label="pure NTK (closed form, seed mean)")
                     axx.set(yscale="log", xlabel="time (lr x step)", ylabel=f"{key} loss",
-                            title=f"(c) target scale {r['scale']:g}, {key}")
+                            title=f"({next(letters)}) target scale {r['scale']:g}, {key}")
                     if row == 0 and j == 0:
-                        axx.legend(fontsize=6)
+                        _style_keys(axx, "trained")
+                        P.legend(axx, theory_experiment=False, fontsize=6)
             pngs.append(P.save(fig, outdir, "bottleneck_training"))
             if all("cond_out" in results["c"][tag] for tag in tags):
-                fig, axd = P.figure(1, 1, width=4.0)
+                fig, axd = P.figure(1, 1, width=4.4, height=3.4)
                 ax1 = axd[0, 0]
                 for j, tag in enumerate(tags):
                     r = results["c"][tag]
@@ -334,14 +499,28 @@ class BottleneckExperiment(Experiment):
                     fo, co = np.asarray(r["finite_out"], float), np.asarray(r["cond_out"], float)
                     per = np.sqrt(np.sum((fo - co) ** 2, axis=(2, 3)) / np.sum(co**2, axis=(2, 3)))  # (W, S)
                     ax1.plot(np.repeat(w[:, None], per.shape[1], 1).ravel(), per.ravel(), ".", color=cols[j], alpha=0.4, ms=3)
-                    ax1.plot(w, per.mean(1), "o-", color=cols[j], label=f"target scale {r['scale']:g}")
-                    ax1.plot(w, per.mean(1)[0] * (w / w[0]) ** -0.5, ":", color=cols[j], lw=0.8)
+                    ax1.plot(w, per.mean(1), "o--", color=cols[j], mfc="none", lw=1.0, label=f"target scale {r['scale']:g}")
+                    ax1.plot(w, per.mean(1)[0] * (w / w[0]) ** -0.5, "-", color=cols[j], lw=0.7, alpha=0.7)
+                ax1.plot([], [], "o--", color="k", mfc="none", label="seed mean (dots: seeds)")
+                ax1.plot([], [], "-", color="k", lw=0.7, label="slope $-1/2$ (width$^{-1/2}$)")
                 _log_axes(ax1)
                 ax1.set(xlabel="width n", ylabel="relative RMS output distance",
-                        title="(c) finite net vs limit from its own draws")
-                ax1.legend(fontsize=7, title="dotted: width$^{-1/2}$", title_fontsize=7)
+                        title="finite network vs limit from its own draws")
+                P.legend(ax1, theory_experiment=False, fontsize=6)
                 pngs.append(P.save(fig, outdir, "bottleneck_finite_to_limit"))
         return pngs
+
+
+def _style_keys(ax, *keys: str) -> None:
+    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
+    styles = {"trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)")}
+    for k in keys:
+        ax.plot([], [], **styles[k])
+
+
+def _legend_below(ax, ncol: int) -> None:
+    """The legend under the axes, outside the data (constrained layout makes room)."""
+    P.legend(ax, theory_experiment=False, fontsize=6, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.2))
 
 
 register(BottleneckExperiment())

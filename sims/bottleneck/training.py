@@ -174,7 +174,7 @@ def train_limit(cfg: Mapping, seeds) -> list[dict]:
 def conditional_limit_model(cfg: Mapping, finite_params: list[dict], x_all: np.ndarray, seed: int):
     r"""The bottleneck limit started from one finite network's own draws.
 
-    The limit is deterministic given :math:`(h_0, f_0)` (reference note, property 7). Here both are taken
+    The limit is deterministic given :math:`(h_0, f_0)` (the limit equation has no other randomness). Here both are taken
     from the finite network ``finite_params`` (:func:`finite_init`): :math:`h_0 = g_0(x)` on ``x_all`` (its
     own features) and :math:`f_0` = its own head at initialisation (a frozen function on
     :math:`\mathbb R^d`). The dynamics are the limit's: :math:`h = h_0 + Rc` with :math:`RR^\top = \Theta_g`
