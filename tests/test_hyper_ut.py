@@ -342,3 +342,152 @@ def test_act_symbolic_matches_numeric():
     assert r.n_steps == 3
     assert float(s.ponder.subs(vals)) == pytest.approx(r.ponder, abs=1e-15)
     assert [float(w.subs(vals)) for w in s.weights] == pytest.approx(r.weights[:3].tolist(), abs=1e-15)
+
+
+# --------------------------------------------------------------------------- models (sims.hyper_ut)
+
+jax = pytest.importorskip("jax")
+import equinox as eqx  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from sims import hyper_ut as E  # noqa: E402
+from sims.substrate.transformer import Block, Transformer, TransformerConfig, count_params  # noqa: E402
+
+MSET = settings(deadline=None, max_examples=3, derandomize=True)
+_L, _TMAX, _D = 6, 4, 16
+
+
+def _member(kind, seed, n_modules=3, halt_bias=-1.0):
+    cfg = E.model_config(_L, _TMAX, _D, 2, 32, init_std=0.3)  # large init: non-trivial gates, attention, halting
+    return E.Recurrent(cfg, kind=kind, n_bank=max(_TMAX, n_modules), n_modules=n_modules, halt_bias=halt_bias,
+                       key=jax.random.PRNGKey(seed))
+
+
+def _tokens(seed, n=16):
+    b = H.sample_uniform(_L, n, seed)
+    return jnp.asarray(np.concatenate([b.x, np.full((n, 1), _L)], 1), jnp.int32)
+
+
+@eqx.filter_jit
+def _run(member, tok):  # one compilation for every member of the same shapes (the switches are array values)
+    return jax.vmap(member)(tok)
+
+
+@eqx.filter_jit
+def _run_tf(tf, tok):
+    return jax.vmap(lambda s: tf(s)[-1])(tok)
+
+
+@MSET
+@given(seed=seeds)
+def test_fixed_member_is_the_substrate_transformer(seed):
+    # The fixed-depth member (one-hot gate, no step embedding, no halting) equals Transformer.forward with the
+    # bank's blocks as its layers: same embedding, blocks and unembedding; float32 matmul blocking may differ
+    # between one row and all rows of the unembedding, hence 1e-5.
+    m = _member("fixed", seed)
+    c = m.net.config
+    tf = Transformer(TransformerConfig(vocab=c.vocab, d_model=c.d_model, n_heads=c.n_heads, n_layers=_TMAX,
+                                       max_len=c.max_len, d_mlp=c.d_mlp, init_std=c.init_std), key=jax.random.PRNGKey(1))
+    blocks = tuple(jax.tree_util.tree_map(lambda w, i=i: w[i], m.bank) for i in range(_TMAX))
+    tf = eqx.tree_at(lambda t: (t.tok_embed, t.pos_embed, t.ln_f, t.unembed_w, t.blocks), tf,
+                     (m.net.tok_embed, m.net.pos_embed, m.net.ln_f, m.net.unembed_w, blocks))
+    tok = _tokens(seed)
+    logits, rho, n = _run(m, tok)
+    want = _run_tf(tf, tok)
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(want), rtol=1e-5, atol=1e-5)
+    assert np.all(np.asarray(n) == _TMAX) and np.all(np.asarray(rho) == _TMAX + 1)
+
+
+@MSET
+@given(seed=seeds)
+def test_m1_hyper_ut_is_ut(seed):
+    # Exact: softmax over a single logit is 1.0 and 1.0 * theta = theta, so Hyper-UT with M = 1 is the UT.
+    ut = _member("ut", seed)
+    m1 = eqx.tree_at(lambda q: (q.gate_mode, q.n_modules), ut,
+                     (jnp.asarray(E.GATE_LEARNED, jnp.int32), jnp.asarray(1, jnp.int32)))
+    tok = _tokens(seed)
+    a, b = _run(ut, tok), _run(m1, tok)
+    for x, y in zip(a, b):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+    # constant gate (zero hypernetwork): the uniform mixture of M blocks, i.e. a UT whose block is their mean
+    hu = _member("hyper_ut", seed, n_modules=3)
+    hu = eqx.tree_at(lambda q: (q.gate_w, q.gate_b), hu, (jnp.zeros_like(hu.gate_w), jnp.zeros_like(hu.gate_b)))
+    mean_bank = jax.tree_util.tree_map(
+        lambda w: jnp.broadcast_to(w[:3].mean(0), w.shape) if eqx.is_inexact_array(w) else w, hu.bank)
+    ut2 = eqx.tree_at(lambda q: (q.bank, q.gate_mode, q.n_modules), hu,
+                      (mean_bank, jnp.asarray(E.GATE_FIRST, jnp.int32), jnp.asarray(1, jnp.int32)))
+    a, b = _run(hu, tok), _run(ut2, tok)
+    np.testing.assert_allclose(np.asarray(a[0]), np.asarray(b[0]), rtol=1e-5, atol=1e-5)  # float32 sum order
+    assert np.array_equal(np.asarray(a[2]), np.asarray(b[2]))
+
+
+@MSET
+@given(seed=seeds)
+def test_bank_permutation(seed):
+    hu = _member("hyper_ut", seed, n_modules=4)
+    hu = eqx.tree_at(lambda q: q.gate_w, hu, 20 * hu.gate_w)  # sharp, step-dependent gates
+    perm = np.random.default_rng(seed).permutation(4)
+    tok = _tokens(seed)
+    a, b = _run(hu, tok), _run(E._permuted(hu, perm), tok)
+    np.testing.assert_allclose(np.asarray(a[0]), np.asarray(b[0]), rtol=1e-5, atol=1e-5)  # float32 sum order
+    assert np.array_equal(np.asarray(a[2]), np.asarray(b[2]))
+    g = np.asarray(jax.vmap(hu.gate)(jnp.arange(1, _TMAX + 1)))
+    assert np.allclose(g.sum(1), 1.0, atol=1e-6) and np.all(g[:, 4:] == 0)
+
+
+@pytest.mark.claim("hyper_ut.act_bookkeeping")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_act_update_matches_theory(seed):
+    # Random probabilities (no draw lands within float32 rounding of the threshold, checked below): JAX float32
+    # bookkeeping against theory.hyper_ut.act in float64 on the same (float32-rounded) probabilities.
+    r = E.act_check(n=300, t_max=9, seed=seed)
+    assert r["n_equal"] and r["max_diff"] <= 1e-6
+    assert r["worked_case"] == [2, 0.5]
+
+
+def test_step_flops_against_xla():
+    # The block count of step_flops (matrix products only) against XLA's cost analysis of one Block call, which
+    # also counts layer norms, softmax and GELU: a lower bound within 20% (14% at width 16, 7% at width 32).
+    # The block parameter count against count_params.
+    for L, d, f in ((8, 16, 32), (12, 32, 64)):
+        cfg = TransformerConfig(vocab=L + 1, d_model=d, n_heads=2, n_layers=1, max_len=L + 1, d_mlp=f)
+        blk = Block(cfg, key=jax.random.PRNGKey(0))
+        ca = jax.jit(lambda h, blk=blk: blk(h)).lower(jnp.zeros((L + 1, d))).compile().cost_analysis()
+        ca = ca[0] if isinstance(ca, (list, tuple)) else ca
+        fl = E.step_flops(L, d, f, 4)
+        assert fl["block"] <= ca["flops"] <= 1.2 * fl["block"]
+        assert fl["block_params"] == count_params(blk)
+
+
+def test_model_params_and_members():
+    cfg = E.HyperUTConfig.preset("quick")
+    p = E.model_params(cfg)
+    mc = E.model_config(cfg.L, cfg.t_max, cfg.d_model, cfg.n_heads, cfg.d_mlp)
+    m = E.Recurrent(mc, kind="ut", n_bank=cfg.t_max, n_modules=cfg.n_modules, key=jax.random.PRNGKey(0))
+    blk = count_params(jax.tree_util.tree_map(lambda w: w[0], m.bank))
+    assert p["ut"] == count_params(m) - (cfg.t_max - 1) * blk - m.gate_w.size - m.gate_b.size
+    assert p["fixed"] - p["ut"] == (cfg.t_max - 1) * blk - (3 * cfg.d_model + 2)
+    with pytest.raises(ValueError):
+        E.Recurrent(mc, kind="nope", n_bank=cfg.t_max, n_modules=2, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError):
+        E.HyperUTConfig.preset("quick", m_max=cfg.t_max)
+
+
+@pytest.mark.slow
+def test_quick_run(tmp_path):
+    # The whole experiment at the quick scale through the runner: every claim record complete, the structural
+    # checks holding, the figures written.
+    from sims.harness.runner import run_experiment
+
+    rec = run_experiment("hyper_ut", scale="quick", out=tmp_path / "run", progress=False)
+    ids = {c.id for c in rec.claims}
+    assert {"hyper_ut.uniform_hops_shallow", "hyper_ut.training_range_fitted", "hyper_ut.fixed_depth_drops",
+            "hyper_ut.hyper_ut_beats_ut", "hyper_ut.hyper_ut_beats_fixed_at_matched_compute",
+            "hyper_ut.ponder_grows_with_hops", "hyper_ut.m1_equals_ut", "hyper_ut.bank_permutation",
+            "hyper_ut.act_bookkeeping"} <= ids
+    for c in rec.claims:
+        assert c.statement and c.kind in ("claim", "check") and c.links and c.detail
+        assert c.holds or c.finding
+        if c.kind == "check":
+            assert c.holds, c.id
+    assert {p.stem for p in rec.figures} == {"hyper_ut_hop_law", "hyper_ut_generalization"}
