@@ -128,7 +128,7 @@ def _count_every_sop() -> Proof:
                           "kind 1 + 4 + 4^2 + 4^3 + 4^3 (d = 0..>=4); all of them occur among the enumerated prefixes."))
     return Proof(
         PAPER, "Count: every intermediate s-op equals its closed form on every prefix", steps,
-        id="rasp.count_sops_closed_form",
+        id="rasp.count_sops_closed_form", claims=["rasp_l.count", "rasp_l.programs_exact", "rasp_l.conjecture"],
         statement="For every integer sequence x and position i, each labelled s-op of the Count program "
                   "(s = last START, s+1, s+2, a, b, first, is_b, last, x+1, end_or_succ, next) equals its closed "
                   "form at i. Checked exhaustively over the finite local configurations: by the assumptions below, "
@@ -173,7 +173,7 @@ def _count_generation() -> Proof:
                  sp.Sum(hi + 1 - al, (al, 0, hi)),
                  why="The package's program generated autoregressively from every prompt with 0 <= a <= b <= 9."),
         ],
-        id="rasp.count_generation",
+        id="rasp.count_generation", claims=["rasp_l.count_to_150"],
         statement="Generation of the Count program from [START, a, b] with a <= b writes a, a+1, ..., b, END: by the "
                   "closed forms of the previous proof, the prediction at answer offset k is the true next token for "
                   "all integers a <= b and k (a symbolic case split), and the package's generation agrees on all "
@@ -237,7 +237,8 @@ def _sort_every_sop() -> Proof:
                      "yes/no; number of distinct larger tokens: 0, 1 or >= 2) -- 2 x 2 x 3 classes, all of which "
                      "occur."),
         ],
-        id="rasp.sort_head_closed_form",
+        id="rasp.sort_head_closed_form", claims=["rasp_l.sort_unique", "rasp_l.sort_follows_program",
+                                                 "rasp_l.agrees_with_program"],
         statement="For every integer sequence x and position i, the Sort program's selector has width "
                   "#{j <= i : x_j > x_i} and its output is min{x_j : j <= i, x_j > x_i} (EOS if empty). Checked "
                   "exhaustively over the finite local configurations: the output depends on the prefix only through "

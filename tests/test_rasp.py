@@ -194,6 +194,7 @@ def check_count(seq, checks):
             assert out[i] == seq[i + 1], (i, seq)
 
 
+@pytest.mark.claim("rasp_l.count", "rasp_l.programs_exact", "rasp_l.count_to_150")
 def test_count_every_length():
     for span in range(1, 197):  # sequence length span + 4 = 5 .. 200
         seq, checks = count_sequence([(span % 11, span % 11 + span - 1)])
@@ -201,6 +202,7 @@ def test_count_every_length():
         check_count(seq, checks)
 
 
+@pytest.mark.claim("rasp_l.count_to_150")
 def test_count_worked_example_and_generation():
     seq = [5, 6, -1, 0, 4, 0, 1, 2, 3, 4, -2, -1, 5, 8, 5, 6, 7, 8]
     out = R.run(P.count(), seq)
@@ -217,6 +219,7 @@ def test_count_packed_random(spans, lead):
     check_count(seq, [i for i in checks if i < len(seq) - 1])
 
 
+@pytest.mark.claim("rasp_l.mode", "rasp_l.programs_exact")
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 50, 120, 200])
 def test_mode_every_prefix(n):
     rng = np.random.default_rng(n)
@@ -240,6 +243,7 @@ def sort_case(rng, n):
     return xs + [P.SORT_SEP], sorted(xs) + [-7]
 
 
+@pytest.mark.claim("rasp_l.copy_unique", "rasp_l.sort_unique", "rasp_l.programs_exact")
 @pytest.mark.parametrize("n", range(1, 99))
 def test_copy_and_sort_every_length(n):
     rng = np.random.default_rng(n)
@@ -260,6 +264,7 @@ def test_copy_and_sort_random_generation(n, seed):
     assert teacher_forced(P.sort_unique(-7), prompt, ans) == ans
 
 
+@pytest.mark.claim("rasp_l.sort_follows_program", "rasp_l.copy_repeats")
 def test_known_failures_copy_repeats_loops_sort_drops_duplicates():
     assert R.generate(P.copy_unique(), [0, 3, 5, 3, 7, 0], stop=0, max_new=12) == [3, 5] * 6
     assert R.generate(P.sort_unique(-7), [3, 5, 3, 7, 0], stop=-7, max_new=10) == [3, 5, 7, -7]
@@ -279,6 +284,7 @@ def test_addition_format_worked_example():
         assert R.generate(P.add(order), pr, stop=-5, max_new=20) == P.addition_answer(88, 842, order)
 
 
+@pytest.mark.claim("rasp_l.add_reverse", "rasp_l.add_forward", "rasp_l.reverse_ge_forward", "rasp_l.programs_exact")
 @pytest.mark.parametrize("order", ["reverse", "forward"])
 @pytest.mark.parametrize("digits", range(1, 41))
 def test_addition_every_digit_count(order, digits):
@@ -306,6 +312,7 @@ def parity_case(bits, o):
     return prompt, ans
 
 
+@pytest.mark.claim("rasp_l.parity_hints", "rasp_l.programs_exact")
 @pytest.mark.parametrize("n", range(1, 50))
 def test_parity_every_length(n):
     rng = np.random.default_rng(n)
@@ -321,6 +328,7 @@ def test_parity_random(bits, o):
     assert teacher_forced(P.parity(), prompt, ans) == ans
 
 
+@pytest.mark.claim("rasp_l.agrees_with_program")
 def test_generation_equals_teacher_forcing_on_programs():
     prompt, ans = parity_case([1, 0, 1, 1, 0], 3)
     assert R.generate(P.parity(), prompt, stop=P.PARITY_EOS, max_new=20) == ans
@@ -334,6 +342,7 @@ def test_generation_equals_teacher_forcing_on_programs():
 # --------------------------------------------------------------------------------------------- check and size
 
 
+@pytest.mark.claim("rasp_l.conjecture")
 def test_check_accepts_every_library_function_and_program():
     q = R.tok_map(x, lambda t: t + 1)
     lib = [R.shift_right(x, 2), R.cumsum(x), R.where(x, q, I), R.mask(I, x), R.maximum(x), R.minimum(x),
@@ -353,6 +362,7 @@ def _shift_by_two(v):  # an odd way to write a legal shift
     return (3 * v + 6) // 3
 
 
+@pytest.mark.claim("rasp_l.conjecture", "rasp_l.add_plain")
 def test_check_rejects_index_arithmetic_by_behaviour():
     assert R.check(R.tok_map(I, lambda i: 2 * i))  # doubling
     assert R.check(R.index_select(x, R.tok_map(I, _twice)))  # doubling, hidden behind a name
@@ -377,6 +387,7 @@ def test_check_rejects_length_and_noncausal_selects():
     assert list(R.run(rev, [1, 2, 3])) == [3, 2, 1] and R.check(rev)
 
 
+@pytest.mark.claim("rasp_l.copy_repeats", "rasp_l.parity_plain", "rasp_l.conjecture")
 def test_contrast_programs_are_correct_but_not_rasp_l():
     """copy_any copies repeated tokens and parity_plain gives the parity, but both use index arithmetic."""
     rng = np.random.default_rng(3)
@@ -390,6 +401,7 @@ def test_contrast_programs_are_correct_but_not_rasp_l():
     assert R.check(P.copy_any()) and R.check(P.parity_plain())
 
 
+@pytest.mark.claim("rasp_l.conjecture", "rasp_l.reverse_ge_forward")
 def test_size_counts_primitive_operations():
     assert R.size(P.sort_unique(-7)) == 2  # one head: select + aggr
     assert R.size(R.kqv(x, x, x, R.EQ)) == 2
@@ -442,3 +454,70 @@ def test_argument_validation():
         R.run(R.tok_map(x, lambda t: float("nan")), [1])
     with pytest.raises(TypeError):
         R.run(R.tok_map(x, lambda t: None), [1])
+
+
+# --------------------------------------------------------------------------------------------- experiment rasp_l
+
+
+def _experiment():
+    from sims import rasp_l
+
+    return rasp_l
+
+
+@pytest.mark.claim("rasp_l.programs_exact", "rasp_l.agrees_with_program")
+@pytest.mark.parametrize("task", ["count", "mode", "copy_unique", "copy_repeats", "sort_unique", "add_reverse",
+                                  "add_forward", "add_plain", "parity_hints", "parity_plain"])
+def test_task_generators_match_programs_and_references(task):
+    """The experiment's data are in the programs' token formats: each program (or RASP contrast program) writes
+    the generated answer teacher-forced; answers also match direct references; tokens lie in the vocabulary."""
+    E = _experiment()
+    spec = E.TASKS[task]
+    prog = spec.program() if spec.program else (spec.contrast() if spec.contrast else None)
+    kw = dict(max_len=16, alphabet=24, count_numbers=40)
+    vocab = set(E.task_tokens(task, **kw))
+    rng = np.random.default_rng(1)
+    for n in list(range(spec.min_len, 17)) * 2:
+        p, a = E.make_example(task, n, rng, **kw)
+        assert set(p) | set(a) <= vocab
+        if prog is not None:
+            assert teacher_forced(prog, p, a) == a
+        if task == "add_plain":  # reversed digits of the big-int sum of the two operands
+            i, j = p.index(P.ADD_PLUS), p.index(P.ADD_EQUALS)
+            s = int("".join(map(str, p[1:i]))) + int("".join(map(str, p[i + 1: j])))
+            assert int("".join(map(str, a[:-1]))[::-1]) == s and a[-1] == P.ADD_END
+        if task == "mode":
+            assert a == [collections.Counter(p[:-1]).most_common(1)[0][0]]
+        if task in ("copy_unique", "copy_repeats"):
+            assert a == p[1:]
+        if task == "parity_plain":
+            assert a == [sum(p[:-1]) % 2, P.PARITY_EOS]
+
+
+def test_task_programs_are_rasp_l_and_contrasts_are_not():
+    E = _experiment()
+    for spec in E.TASKS.values():
+        if spec.program:
+            assert R.check(spec.program()) == []
+        if spec.contrast:
+            assert R.check(spec.contrast())
+        assert not (spec.program and spec.contrast)
+
+
+@pytest.mark.slow
+def test_rasp_l_quick_claims(tmp_path):
+    """The quick scale runs end to end and every record has its fields and resolvable links."""
+    from sims.harness.evidence import link_problems
+    from sims.harness.runner import run_experiment
+
+    rec = run_experiment("rasp_l", scale="quick", seeds=1, out=tmp_path, progress=False)
+    ids = {c.id for c in rec.claims}
+    assert {"rasp_l.sort_unique", "rasp_l.parity_plain", "rasp_l.conjecture", "rasp_l.programs_exact",
+            "rasp_l.sort_follows_program"} <= ids
+    figs = [p.stem for p in rec.figures]
+    assert {"rasp_l_em", "rasp_l_size"} <= set(figs)
+    for c in rec.claims:
+        assert c.statement and c.kind in ("claim", "check") and c.links.get("figures") is not None
+        assert c.holds or c.finding, c.id
+        assert link_problems(c, figs) == [], c.id
+    assert next(c for c in rec.claims if c.id == "rasp_l.programs_exact").holds
