@@ -744,7 +744,8 @@ class AutoencoderExperiment(Experiment):
                        "time. Measured: max over modes of (max / min - 1) over depths of the seed-mean learning steps. "
                        "Measured / one-mode-predicted time per depth and mode in details.",
                 finding="" if holds else
-                f"Spread {spread[c]:.3f} across depths (tolerance 0.10; without the rule {spread['orthogonal']:.3f}; "
+                f"Spread {spread[c]:.3f} across depths (tolerance 0.10; with the same step at every depth "
+                f"{spread['orthogonal']:.3f}; "
                 f"predicted without coupling {pred_spread:.3f}). The top direction "
                 f"{'collapses' if top[c] < 0.10 else 'does not collapse either'} (spread {top[c]:.3f}); the "
                 f"later ones are delayed by coupling through the shared layers, measured/predicted time per mode at "
@@ -841,7 +842,7 @@ class AutoencoderExperiment(Experiment):
             "orthogonal layers, while for PyTorch's default initialisation their spread grows with depth.",
             {"default": pred, "orthogonal": 0.0},
             {"default": [round(x, 3) for x in sp_def], "orthogonal": sp_orth}, "orthogonal < 1e-5; default increasing", ok,
-            {},
+            {"tolerance_kind": "absolute"},
             kind="check",
             links={"theory": ["theory.autoencoder.default_init_spread", "theory.autoencoder.orthogonal_init_spectrum"],
                    "proof": "autoencoder.initial_spectrum_default_against_orthogonal_initialisation",

@@ -513,7 +513,7 @@ class JepaExperiment(Experiment):
             "jepa.trained_follow_ode",
             "Deep linear networks trained by gradient descent on finite samples follow the paper's learning equations "
             "(one differential equation per feature): at every time, for every feature and seed, the trained encoder "
-            f"stays within {config.ode_tolerance:.0%} of the feature's final value of the predicted curve.",
+            f"stays close to the predicted curve, within {config.ode_tolerance:.0%} of the feature's final value.",
             0.0, worst, config.ode_tolerance, holds,
             {"per_run": devs, "against_population_ode": devs_pop, "tolerance_kind": "relative",
              "note": "against the population ODE the deviation also contains the O(n^-1/2) sampling error of (lam, rho), "

@@ -542,7 +542,8 @@ class RftExperiment(Experiment):
             "under the model) has a small reward standard deviation and therefore a small gradient: among such random "
             "policies with STD < 0.05 the gradient stays below sqrt(3) x 0.05 x gamma.",
             "<= sqrt(3) * 0.05", gfar, "bound", holds,
-            {"median_V_far": float(np.median(vfar)), "n_far_std_lt_0.05": int(np.sum(far & (std < 0.05)))},
+            {"median_V_far": float(np.median(vfar)), "n_far_std_lt_0.05": int(np.sum(far & (std < 0.05))),
+             "tolerance_kind": "absolute"},
             kind="check", links=bounds_links,
             detail="'Far' rewards: -1 for every output except the least likely one (+1), so V is near -1. Measured = max "
                    "|grad V| over far instances with STD < 0.05, against sqrt(L_max) 0.05 max(gamma) (L_max = 3): implied "
