@@ -269,7 +269,7 @@ class JepaExperiment(Experiment):
             "(a) Time to learn each feature against rho at lambda = 1, relative to the cleanest feature (rho = 1.2), for "
             "every depth: solid lines are the closed-form theory, open markers with dashed lines and error bars trained "
             "networks (mean and standard deviation over seeds); blue JEPA, red MAE, darker = deeper. (b) Time ratio of "
-            "the noisy feature A to the clean feature B against depth; above the dotted line at 1 the clean feature is "
+            "the noisy feature A to the clean feature B against depth; above the grey line at 1 the clean feature is "
             "learned first. (c) Theory only: the same ratio against depth for several initial scales eps; solid blue "
             "JEPA closed form, open markers the equation integrated numerically, solid orange MAE (every eps), which "
             "never crosses 1."),
@@ -596,7 +596,7 @@ class JepaExperiment(Experiment):
         ax.set_xticks(depths)
         ax.set_title("(b) above 1: clean feature B learned first", fontsize=9)
         _style_keys(ax, "theory", "trained_err")
-        P.legend(ax, theory_experiment=False, fontsize=7)
+        _legend_below(ax, 2)
         ax = axes[0, 2]
         sw = results["sweep"]
         for c, (i, e) in zip(P.colors(len(sw["eps"]), "Blues")[::-1], enumerate(np.asarray(sw["eps"]))):
