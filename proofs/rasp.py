@@ -125,10 +125,11 @@ def _count_every_sop() -> Proof:
                           "one, with or without tokens before it; d = min(i - s_i, 4); x_{s+1}, x_{s+2} where <= i; "
                           "x_i), with x_{s+1}, x_{s+2}, x_i never START (s_i is the last START). Over the 4 non-START "
                           "values: the virtual START gives 4 + 4^2 + 4^3 + 4^3 classes (d = 1, 2, 3, >= 4), each real "
-                          "kind 1 + 4 + 4^2 + 4^3 + 4^3 (d = 0..>=4); all of them occur among the enumerated prefixes."))
+                          "kind 1 + 4 + 4^2 + 4^3 + 4^3 (d = 0..>=4); all of them occur among the enumerated "
+                          "prefixes."))
     return Proof(
         PAPER, "Count: every intermediate s-op equals its closed form on every prefix", steps,
-        id="rasp.count_sops_closed_form", claims=["rasp_l.count", "rasp_l.programs_exact", "rasp_l.conjecture"],
+        id="rasp.count_sops_closed_form", claims=["rasp_l.count", "rasp_l.count_to_150"],
         statement="For every integer sequence x and position i, each labelled s-op of the Count program "
                   "(s = last START, s+1, s+2, a, b, first, is_b, last, x+1, end_or_succ, next) equals its closed "
                   "form at i. Checked exhaustively over the finite local configurations: by the assumptions below, "
@@ -160,7 +161,8 @@ def _count_generation() -> Proof:
     ok, hi = 0, 9
     for lo in range(hi + 1):
         for up in range(lo, hi + 1):
-            ok += int(rasp.generate(prog, [START, lo, up], stop=END, max_new=up - lo + 2) == list(range(lo, up + 1)) + [END])
+            got = rasp.generate(prog, [START, lo, up], stop=END, max_new=up - lo + 2)
+            ok += int(got == list(range(lo, up + 1)) + [END])
     al = sp.Symbol("a", integer=True)
     return Proof(
         PAPER, "Count: generation writes a, a+1, ..., b, END at every length", [
@@ -238,7 +240,8 @@ def _sort_every_sop() -> Proof:
                      "occur."),
         ],
         id="rasp.sort_head_closed_form", claims=["rasp_l.sort_unique", "rasp_l.sort_follows_program",
-                                                 "rasp_l.agrees_with_program"],
+                                                 "rasp_l.agrees_with_program", "rasp_l.conjecture",
+                                                 "rasp_l.programs_exact"],
         statement="For every integer sequence x and position i, the Sort program's selector has width "
                   "#{j <= i : x_j > x_i} and its output is min{x_j : j <= i, x_j > x_i} (EOS if empty). Checked "
                   "exhaustively over the finite local configurations: the output depends on the prefix only through "
@@ -267,7 +270,8 @@ def _sort_generation() -> Proof:
         PAPER, "Sort: generation writes the distinct prompt tokens in ascending order, then EOS", [
             Step("generate(sort, X + [SEP]) = sorted(X) + [EOS] for all X of distinct tokens from 1..5",
                  sp.Integer(ok), sp.Sum(sp.binomial(m, _n) * sp.factorial(_n), (_n, 1, m)),
-                 why="All ordered selections X of n = 1..5 distinct tokens from {1..5}: the package's program generates "
+                 why="All ordered selections X of n = 1..5 distinct tokens from {1..5}: the package's program "
+                     "generates "
                      "the ascending order then EOS. By the head's closed form, after writing the k smallest tokens "
                      "y_1 < ... < y_k the prefix set is {SEP} u X and the current token is y_k (SEP < every token), so "
                      "the next prediction is the least token above y_k, y_{k+1}, or EOS when k = n."),

@@ -34,8 +34,8 @@ default affords (N = 16) its exact match at N + 10 varied from 0.1 to 0.9 betwee
 with the paper's finding that Count needs long training lengths (Fig. 1b). ``paper``: all ten tasks (adding
 count, copy with unique tokens, addition with index hints in both orders, plain addition and parity with a
 scratchpad and hints), width 128, 4 layers, 10000 steps, three seeds, plus Count trained to length 60 and tested
-to 150 (Fig. 1b); sized for about 10 minutes on one GPU, not timed here. ``quick`` (test suite): two tasks, 300
-steps.
+to 150 (Fig. 1b); sized for about 10 minutes on one GPU, not timed here. ``quick`` (test suite): two tasks,
+one-layer width-16 models, 200 steps (nothing is expected to hold at that size).
 
 **Beyond the paper** (derived here): on prompts with repeated tokens, outside the training distribution, the sort
 program drops duplicates; the claim ``sort_follows_program`` tests whether the trained sort network does the
@@ -237,8 +237,8 @@ class RaspLConfig(Config):
     count_numbers: int = 40
 
     PRESETS = {
-        "quick": dict(tasks=(("sort_unique", 5), ("parity_plain", 5)), test_offsets=(1, 5, 10), steps=300,
-                      pool=512, n_test=32, alphabet=16, count_numbers=20),
+        "quick": dict(tasks=(("sort_unique", 5), ("parity_plain", 4)), test_offsets=(1, 5, 10), steps=200,
+                      d_model=16, n_heads=2, n_layers=1, pool=512, n_test=32, alphabet=16, count_numbers=20),
         "default": {},
         "paper": dict(
             tasks=(("count", 40), ("mode", 20), ("copy_unique", 15), ("sort_unique", 15), ("add_reverse", 8),
@@ -489,7 +489,8 @@ class RaspLExperiment(Experiment):
         ctx.log(f"rasp_l: {len(config.tasks)} tasks x {len(seeds)} seeds, {config.steps} steps")
         main = ctx.sweep(train_unit, {"tasks": ucfg}, seeds=seeds, desc="rasp_l: tasks")["tasks"]
         out: dict[str, Any] = {"tasks": [t for t, _ in config.tasks], "N": [int(N) for _, N in config.tasks],
-                               "test_lengths": [[int(N) + int(k) for k in config.test_offsets] for _, N in config.tasks],
+                               "test_lengths": [[int(N) + int(k) for k in config.test_offsets]
+                                                for _, N in config.tasks],
                                "main": _stack(main)}
         sizes, legal = [], []
         for t, _ in config.tasks:
@@ -556,7 +557,8 @@ class RaspLExperiment(Experiment):
                 links={"theory": [f"theory.rasp.programs.{_prog_name(t)}"] if has else ["theory.rasp.check"],
                        "proof": _proof_for(t), "figures": ["rasp_l_em", "rasp_l_size"]},
                 finding=why,
-                detail=(f"Exact match (teacher-forced = greedy) over {config.n_test} test examples per length at random "
+                detail=(f"Exact match (teacher-forced = greedy) over {config.n_test} test examples per length at "
+                        "random "
                         f"position offsets; learned = EM >= {LEARNED} at N; generalizes = EM >= {GENERALIZES} at N+10, "
                         f"fails = EM below halfway from chance ({CHANCE.get(t, 0.0):g}) to 1."),
             ))
@@ -576,7 +578,7 @@ class RaspLExperiment(Experiment):
             tolerance="thresholds", holds=bool(conj_holds),
             details={"not_learned": skipped, "sizes": dict(zip(tasks, sizes))},
             kind="claim",
-            links={"theory": ["theory.rasp.size", "theory.rasp.check"], "proof": "rasp.count_sops_closed_form",
+            links={"theory": ["theory.rasp.size", "theory.rasp.check"], "proof": "rasp.sort_head_closed_form",
                    "figures": ["rasp_l_em", "rasp_l_size"]},
             finding="" if conj_holds else (
                 "no learned task on one side of the conjecture, so it is not tested" if ok else
@@ -596,7 +598,7 @@ class RaspLExperiment(Experiment):
                 predicted=1.0, measured=float(np.nanmin(vals)), tolerance=0.0,
                 holds=bool(np.nanmin(vals) == 1.0), kind="check",
                 links={"theory": [f"theory.rasp.programs.{_prog_name(tasks[i])}" for i in has_idx],
-                       "proof": "rasp.count_sops_closed_form", "figures": ["rasp_l_em"]},
+                       "proof": "rasp.sort_head_closed_form", "figures": ["rasp_l_em"]},
                 finding="" if np.nanmin(vals) == 1.0 else "a program missed a token: a bug in the program or the data",
                 detail="Teacher-forced: the program's prediction at each answer position vs the true next token."))
             # agreement where the model generalizes
@@ -620,31 +622,41 @@ class RaspLExperiment(Experiment):
         pr = main.get("probe")
         if pr is not None and "em_vs_program" in pr:
             ep, et = np.asarray(pr["em_vs_program"]), np.asarray(pr["em_vs_truth"])
-            holds = float(np.mean(ep)) > float(np.mean(et))
+            learned_s = float(np.mean(em_in_all[:, tasks.index("sort_unique")])) >= LEARNED
+            holds = learned_s and float(np.mean(ep)) > float(np.mean(et))
             c.append(Claim(
                 id="rasp_l.sort_follows_program",
                 statement=("On sort prompts with repeated tokens (never seen in training), the trained sort network "
-                           f"matches its RASP-L program, which drops duplicates, on {np.mean(ep):.2f} of the prompts and "
+                           f"matches its RASP-L program, which drops duplicates, on {np.mean(ep):.2f} of the prompts "
+                           "and "
                            f"the true sort on {np.mean(et):.2f}: it learned the program rather than the task."),
                 predicted="EM vs program > EM vs true sort", measured=[float(np.mean(ep)), float(np.mean(et))],
                 tolerance="order", holds=bool(holds), kind="claim",
                 details={"per_seed_program": ep.tolist(), "per_seed_truth": et.tolist()},
                 links={"theory": ["theory.rasp.programs.sort_unique", "theory.rasp.generate"],
                        "proof": "rasp.sort_head_closed_form", "figures": []},
-                finding="" if holds else "the network follows the true sort on duplicates more often than the program",
-                detail="Teacher-forced exact match on the program's continuation (distinct tokens ascending, EOS) and on "
+                finding="" if holds else ("sort was not learned in distribution at this scale" if not learned_s else
+                                          "the network follows the true sort on duplicates more often than the "
+                                          "program"),
+                detail="Teacher-forced exact match on the program's continuation (distinct tokens ascending, EOS) and "
+                       "on "
                        "the true sorted sequence with duplicates; derived here, not a claim of the paper."))
         if "add_reverse" in tasks and "add_forward" in tasks:
             ir, jf = tasks.index("add_reverse"), tasks.index("add_forward")
             mr, mf = float(np.mean(em[:, ir])), float(np.mean(em[:, jf]))
+            learned_r = float(np.mean(em_in_all[:, ir])) >= LEARNED
             c.append(Claim(
                 id="rasp_l.reverse_ge_forward",
                 statement=(f"Addition with index hints: reverse order (program of {sizes[ir]} operations) generalizes "
                            f"at least as well as forward order ({sizes[jf]} operations, the carry patch): mean exact "
                            f"match over the test lengths {mr:.2f} vs {mf:.2f}."),
-                predicted="reverse >= forward", measured=[mr, mf], tolerance="order", holds=bool(mr >= mf),
-                kind="claim", links={"theory": ["theory.rasp.programs.add"], "figures": ["rasp_l_em", "rasp_l_size"]},
-                finding="" if mr >= mf else "forward order generalized better at this scale"))
+                predicted="reverse >= forward", measured=[mr, mf], tolerance="order",
+                holds=bool(learned_r and mr >= mf), kind="claim",
+                details={"em_in_distribution": [float(np.mean(em_in_all[:, ir])), float(np.mean(em_in_all[:, jf]))]},
+                links={"theory": ["theory.rasp.programs.add"], "figures": ["rasp_l_em", "rasp_l_size"]},
+                finding="" if (learned_r and mr >= mf) else (
+                    "reverse-order addition was not learned in distribution at this scale, so the comparison is not "
+                    "tested" if not learned_r else "forward order generalized better at this scale")))
         if "count_long" in results:
             cl = np.asarray(results["count_long"]["em"])[:, 0, 1:]
             cl_len = [int(v) for v in results["count_long_lengths"]]
@@ -702,7 +714,8 @@ class RaspLExperiment(Experiment):
         right = (max(known, default=1) * 1.25 + 4)
         n_none = sum(s < 0 for s in sizes)
         k_none = 0
-        for ax, yv, lab in ((axes[0, 0], e10, "exact match at N+10"), (axes[0, 1], margin[None], "lengths past N kept")):
+        panels = ((axes[0, 0], e10, "exact match at N+10"), (axes[0, 1], margin[None], "lengths past N kept"))
+        for ax, yv, lab in panels:
             k_none = 0
             for i, t in enumerate(tasks):
                 has = sizes[i] >= 0

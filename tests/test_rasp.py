@@ -62,7 +62,8 @@ def test_select_aggr_sel_width_match_definitions(seq, pname, reduction, default,
     pred = getattr(R, pname)
     A = ref_select(seq, [t + shift for t in seq], PREDS[pname])
     vals = [3 * t - 1 for t in seq]
-    assert list(R.run(R.aggr(R.select(x, q, pred), v, default, reduction), seq)) == ref_aggr(A, vals, default, reduction)
+    want = ref_aggr(A, vals, default, reduction)
+    assert list(R.run(R.aggr(R.select(x, q, pred), v, default, reduction), seq)) == want
     assert list(R.run(R.kqv(x, q, v, pred, default, reduction), seq)) == ref_aggr(A, vals, default, reduction)
     assert list(R.run(R.sel_width(R.select(x, q, pred)), seq)) == [sum(r) for r in A]
 
@@ -87,7 +88,8 @@ def test_selects_are_causal_custom_predicates_and_maps():
     # a custom (non-vectorised) predicate and a map returning bools/floats (cast to int, truncating)
     sel = R.select(x, x, lambda k, q: (k + q) % 3 == 0)
     seq = [1, 2, 5, 4, 3]
-    assert list(R.run(R.sel_width(sel), seq)) == [sum((seq[j] + seq[i]) % 3 == 0 for j in range(i + 1)) for i in range(5)]
+    want = [sum((seq[j] + seq[i]) % 3 == 0 for j in range(i + 1)) for i in range(5)]
+    assert list(R.run(R.sel_width(sel), seq)) == want
     assert list(R.run(R.tok_map(x, lambda t: t > 2), seq)) == [0, 0, 1, 1, 1]
     assert list(R.run(R.tok_map(x, lambda t: -t / 2), seq)) == [0, -1, -2, -2, -1]
 
@@ -271,8 +273,9 @@ def test_known_failures_copy_repeats_loops_sort_drops_duplicates():
 
 
 def random_operand(rng, digits):
-    return int(rng.integers(1, 10)) * 10 ** (digits - 1) + int(rng.integers(0, 10 ** min(digits - 1, 18))) if digits > 1 \
-        else int(rng.integers(0, 10))
+    if digits == 1:
+        return int(rng.integers(0, 10))
+    return int(rng.integers(1, 10)) * 10 ** (digits - 1) + int(rng.integers(0, 10 ** min(digits - 1, 18)))
 
 
 def test_addition_format_worked_example():
@@ -334,7 +337,8 @@ def test_generation_equals_teacher_forcing_on_programs():
     assert R.generate(P.parity(), prompt, stop=P.PARITY_EOS, max_new=20) == ans
     pr = P.addition_prompt(9999, 1, hint_offset=2)
     for order in ("reverse", "forward"):
-        assert R.generate(P.add(order), pr, stop=P.ADD_END, max_new=20) == P.addition_answer(9999, 1, order, hint_offset=2)
+        want = P.addition_answer(9999, 1, order, hint_offset=2)
+        assert R.generate(P.add(order), pr, stop=P.ADD_END, max_new=20) == want
     # stop=None runs max_new steps: after eos (below every token) the smallest larger token is SEP, then 2 again
     assert R.generate(P.sort_unique(-7), [4, 9, 2, 0], stop=None, max_new=6) == [2, 4, 9, -7, 0, 2]
 
@@ -406,8 +410,9 @@ def test_size_counts_primitive_operations():
     assert R.size(P.sort_unique(-7)) == 2  # one head: select + aggr
     assert R.size(R.kqv(x, x, x, R.EQ)) == 2
     assert R.size(R.tokens) == 0
-    sizes = {name: R.size(p) for name, p in [("sort", P.sort_unique(0)), ("copy", P.copy_unique()), ("mode", P.mode()),
-                                               ("count", P.count()), ("rev", P.add("reverse")), ("fwd", P.add("forward"))]}
+    progs = [("sort", P.sort_unique(0)), ("copy", P.copy_unique()), ("mode", P.mode()), ("count", P.count()),
+             ("rev", P.add("reverse")), ("fwd", P.add("forward"))]
+    sizes = {name: R.size(p) for name, p in progs}
     assert sizes["sort"] < sizes["copy"] < sizes["count"] < sizes["rev"] < sizes["fwd"]  # forward needs the patch
     assert sum(R.operations(P.count()).values()) == sizes["count"]
 

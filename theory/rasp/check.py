@@ -85,7 +85,8 @@ def parts(program: SOp) -> dict[str, SOp]:
         TypeError: ``program`` is not an s-op.
     """
     _sop("program", program)
-    return {n.label: n for n in _walk(program) if isinstance(n, SOp) and n.label and n.kind not in ("tokens", "indices")}
+    return {n.label: n for n in _walk(program)
+            if isinstance(n, SOp) and n.label and n.kind not in ("tokens", "indices")}
 
 
 def operations(program: SOp) -> dict[str, int]:
@@ -235,8 +236,8 @@ def check(program: SOp) -> list[str]:
                 vals = [_safe(f, p) for p in P]
                 kind, _ = _classify_1d(vals, P)
                 if kind == "other":
-                    out.append(f"{name}: maps the index-derived {node.args[0].describe()} by a function that is neither "
-                               f"a shift by a constant nor a comparison ({_show(f, P, vals)}, ...)")
+                    out.append(f"{name}: maps the index-derived {node.args[0].describe()} by a function that is "
+                               f"neither a shift by a constant nor a comparison ({_show(f, P, vals)}, ...)")
                 pos[id(node)] = kind == "shift"
             else:
                 pos[id(node)] = False
@@ -297,7 +298,8 @@ def _mixed(f: Callable, pos_first: bool, P: tuple, V: tuple) -> tuple[bool, bool
         vals = [_safe(f, p, o) if pos_first else _safe(f, o, p) for p in P]
         kind, c = _classify_1d(vals, P)
         if kind == "other":
-            return False, False, f"by a function that is neither a shift by a constant nor a comparison (other argument {o})"
+            return False, False, ("by a function that is neither a shift by a constant nor a comparison "
+                                  f"(other argument {o})")
         if kind == "shift":
             shifts.add(c)
     if len(shifts) > 1:

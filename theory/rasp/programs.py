@@ -409,7 +409,7 @@ def parity() -> SOp:
     return where(tok_map(x, _is_sep), after, out).named("parity.next")
 
 
-# ------------------------------------------------------------------------------------------------ contrasts (not RASP-L)
+# ----------------------------------------------------------------------------------------- contrasts (not RASP-L)
 
 
 def _sub(a: int, b: int) -> int:
