@@ -754,8 +754,9 @@ class AutoencoderExperiment(Experiment):
             holds = top[c] < 0.10
             out.append(Claim(
                 "autoencoder.collapse_random_orthogonal_top_mode",
-                "Same runs, largest-variance direction only (the one the one-direction prediction covers): with the "
-                "depth-scaled step size it is learned at the same step count at every depth, within 10%.",
+                "Starting from random orthogonal weights, the largest-variance direction (the one the one-direction "
+                "prediction covers) is learned at the same step count at every depth, within 10%, with the depth-scaled "
+                "step size.",
                 pred_spread_top, top[c], 0.10, holds,
                 {"measured_over_one_mode_prediction_top_mode": {k: v[0] for k, v in ratio.items()},
                  "predicted_steps_top_mode": [round(float(x), 1) for x in pred_steps[:, 0]],

@@ -664,8 +664,8 @@ class RftExperiment(Experiment):
         holds = bool(gr / gm >= 100)
         c.append(Claim(
             "rft.digits_small_grad",
-            "Their expected-reward gradients are at least 100 times smaller than those of the other inputs, so "
-            "reward maximisation barely moves them.",
+            "The relabelled inputs' expected-reward gradients are at least 100 times smaller than those of the other "
+            "inputs, so reward maximisation barely moves them.",
             ">= 100", gr / gm, ">= 100", holds, {"grad_mod": gm, "grad_rest": gr, "tolerance_kind": "absolute"},
             kind="claim", links=digit_links,
             detail=setup + " Measured = median per-input |grad_theta V_i| on the rest over the median on the relabelled "

@@ -258,8 +258,8 @@ class BottleneckExperiment(Experiment):
         holds = abs(sl_jj_d + 0.5) <= 0.15
         out.append(Claim(
             "bottleneck.b-spread-vs-d",
-            "That random part shrinks only as the bottleneck gets wider: its spread falls like 1/sqrt(d) in the "
-            "bottleneck width d.",
+            "The random part of the kernel that passes through the bottleneck shrinks only as the bottleneck gets "
+            "wider: its spread over random initialisations falls like 1/sqrt(d) in the bottleneck width d.",
             -0.5, round(sl_jj_d, 3), 0.15, holds, {"ds": b["ds"], "jj_sd": jj_sd[-1], "tolerance_kind": "absolute"},
             kind="claim", links=split_links,
             detail=split_setup + f" Measured: log-log slope of the spread of J_f(h) . J_f(h') against d at the largest "
