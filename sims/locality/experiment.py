@@ -213,8 +213,8 @@ class LocalityExperiment(Experiment):
             "locality.ar_locality_scratchpads",
             "Educated scratchpads make every step local (paper: autoregressive locality O(1) for the DFS and the "
             "cumulative-parity scratchpads). Exactly: every step of the running-parity scratchpad needs at most "
-            f"{int(max(arj.max(), arb.max()))} tokens (n = {list(config.ar_parity_ns)}), and every DFS step of the "
-            f"cycle task at most {dfs_max} tokens beyond the histogram (n = {list(config.dfs_ns)}), against at least "
+            f"{int(max(arj.max(), arb.max()))} token(s) (n = {list(config.ar_parity_ns)}), and every DFS step of the "
+            f"cycle task at most {dfs_max} token(s) beyond the histogram (n = {list(config.dfs_ns)}), against at least "
             "n edges for the label without a scratchpad.",
             "cumulative parity <= 2, DFS <= 3", {"parity": arj.tolist(), "parity_beyond_hist": arb.tolist(),
                                                   "dfs_steps": {n: v.tolist() for n, v in dfs.items()}},
