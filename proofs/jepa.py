@@ -1,7 +1,7 @@
 """Derivations of JEPA vs MAE in deep linear networks (Littwin et al. 2024), checked step by step.
 
 Each step compares what :mod:`theory.jepa` derives (from the losses, by sympy) with an independent
-statement: the chain rule, the paper's ODEs (7)/(8) as transcribed in the reference note, the
+statement: the chain rule, the paper's ODEs (7)/(8) as reconstructed here, the
 partial-fraction antiderivative of Lemma B.6, the Laurent sum of Theorem 4.5.
 """
 

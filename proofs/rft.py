@@ -9,7 +9,7 @@ integrals with their asymptotics.
 
 Inequalities are proved through an identity whose one side is manifestly non-negative (a sum of squares
 or of products of non-negative numbers); the ``why`` says which. The martingale route is [derived] (the
-reference note reconstructs it; the paper's own proof is not available).
+derivation is reconstructed here; the paper's own proof is not available).
 """
 
 from __future__ import annotations

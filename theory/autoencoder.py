@@ -724,7 +724,7 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
     * ``"asymptotic"``: the leading term :math:`\tau_N \approx P_0^{-(N-2)/N}/(N-2)` (``ln(1/P_0)/2`` for
       N = 2); with a fixed per-layer scale :math:`P_0 = \alpha^N` this is :math:`\alpha^{-(N-2)}/(N-2)`;
     * ``"inverse_depth"``: :math:`\eta \propto 1/N`, which cancels the preconditioner's factor N but not
-      the dependence on :math:`P_0` (a candidate from the reference note; it does not collapse).
+      the dependence on :math:`P_0` (a candidate rule considered here; it does not collapse).
 
     Args:
         depth: bottleneck layers (N = depth + 2).

@@ -1,7 +1,7 @@
 r"""Infinitely wide networks with a finite bottleneck: the limit dynamics, its linear reduction, the NTK baseline.
 
-**Model** (Littwin et al. 2021, arXiv:2107.00364; equations reconstructed in
-``shared/reference/bottleneck.md`` section 2 and checked here numerically, not quoted from the paper).
+**Model** (Littwin et al. 2021, arXiv:2107.00364; equations reconstructed here from the parametrisation and
+checked numerically, not quoted from the paper).
 :math:`F = f\circ g`: :math:`g:\mathbb R^{d_0}\to\mathbb R^d` is an MLP with ``depth_g`` hidden layers and a
 dense readout to the bottleneck :math:`h = g(x)`; :math:`f:\mathbb R^d\to\mathbb R^k` is one hidden layer
 then a readout. NTK parametrisation (neural-tangents ``stax``), hidden widths :math:`n\to\infty`, ``d`` fixed.

@@ -10,7 +10,7 @@ predictor (JEPA) or decoder (MAE) :math:`V`:
     \mathcal L_{\rm JEPA} = \tfrac12\mathbb E\|V\bar W x - \mathrm{SG}(\bar W y)\|^2,\qquad
     \mathcal L_{\rm MAE}  = \tfrac12\mathbb E\|V\bar W x - y\|^2 .
 
-**Conventions** (documented because the paper's PDF was not available; reference note §2):
+**Conventions** (documented because the paper's PDF was not available; derived here from the model):
 in the common eigenbasis :math:`\Sigma_{xx} = \mathrm{diag}(\sigma_i^2)`,
 :math:`\Sigma_{yx} = \mathbb E[yx^\top] = \mathrm{diag}(\lambda_i)`; :math:`\lambda` ("covariance",
 symbol ``lam``) is the eigenvalue of :math:`\Sigma_{yx}`, :math:`\sigma^2` that of :math:`\Sigma_{xx}`, and
@@ -31,7 +31,7 @@ Under balanced aligned initialisation every factor equals :math:`s(t)`, :math:`\
 * MAE: :math:`\dot s = s^L(\lambda - \sigma^2 s^{L+1})`, :math:`\dot{\bar w} = L(\lambda\bar w^{2-1/L}-\sigma^2\bar w^3)`,
   fixed point :math:`\bar w^* = \rho^{L/(L+1)}` (eq. (8)).
 
-These agree with the reference's [derived] table and with the full matrix flow (tests, proofs).
+These are derived here and agree with the full matrix flow (tests, proofs).
 Initialisation: every mode of :math:`\bar W(0)` equals ``eps`` (each factor :math:`\epsilon^{1/L}`).
 """
 

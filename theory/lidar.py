@@ -18,8 +18,8 @@ of :math:`n` clean samples with :math:`q` views each,
 with the :math:`\lambda_k\ge0` the eigenvalues of :math:`\Sigma_{\rm lidar}` (the Fisher/LDA
 discriminant ratios, i.e. the generalised eigenvalues of :math:`\hat\Sigma_b v = \lambda\hat\Sigma_w v`),
 natural logarithm and :math:`0\log 0 = 0`. The unbiased estimators are quoted from the paper; the
-rest of the formula is assembled from second-hand restatements (see
-``shared/reference/lidar.md``, §2). The paper's default :math:`\delta, \epsilon` are unknown; the
+rest of the formula is assembled from second-hand restatements of the paper and derived here. The
+paper's default :math:`\delta, \epsilon` are unknown; the
 defaults here (:math:`\delta=10^{-6}`, :math:`\epsilon=10^{-7}`) are a choice, not a quote.
 
 **Properties** (proved in :mod:`proofs.lidar`, tested in ``tests/test_lidar.py``): with
@@ -91,7 +91,7 @@ class LidarVariant:
             square root.
         delta_lidar: also add :math:`\delta I` to :math:`\Sigma_{\rm lidar}` before its eigenvalues.
         delta, eps: the implementation's defaults.
-        source: where the convention comes from (see the reference note, §6).
+        source: where the convention comes from (the public implementations' conventions, from their source code).
     """
 
     name: str
@@ -107,7 +107,7 @@ class LidarVariant:
 
 
 #: Named conventions. ``"paper"`` follows the paper's formula; the others reproduce the choices of
-#: public implementations as described in ``shared/reference/lidar.md`` §6 (from their source code;
+#: public implementations (from their source code;
 #: not re-run here against those packages).
 VARIANTS: dict[str, LidarVariant] = {
     v.name: v

@@ -823,7 +823,7 @@ def time_to_reach(objective: str, p0, K: int = 2, target: float = 0.5, *, gap: f
                   method: Literal["closed", "quad"] = "closed"):
     r"""Gradient-flow time for :math:`p = \pi_c` to go from ``p0`` to ``target``.
 
-    :math:`t = n\int_{p_0}^{p^*} dp/\dot p`. For :math:`K = 2`, :math:`\Delta = 1` (reference note, derived):
+    :math:`t = n\int_{p_0}^{p^*} dp/\dot p`. For :math:`K = 2`, :math:`\Delta = 1` (derived here):
 
     .. math:: t_{\rm RFT} = \ln\tfrac{1-p_0}{p_0} + \tfrac{1/2 - p_0}{p_0(1-p_0)}\ \ (p^* = 1/2),\qquad
               t_{\rm SFT} = \tfrac12\Big[\ln\tfrac{1-p_0}{p_0} + 2 - \tfrac{1}{1-p_0}\Big].

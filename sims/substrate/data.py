@@ -2,7 +2,7 @@
 
 * :func:`digits`: scikit-learn's 8x8 digits (ships with scikit-learn, no download), split and scaled.
 * :func:`static_views`, :func:`temporal_pairs`: the two linear generative models of the JEPA vs MAE
-  reference (Littwin et al. 2024, reconstruction tagged [derived] in the reference note), with
+  reference (Littwin et al. 2024, a reconstruction derived here), with
   per-feature (lambda, rho) chosen by the caller; :func:`moments` turns samples into the empirical
   second moments that a quadratic loss depends on.
 """
