@@ -223,6 +223,7 @@ def test_disjoint_kernel_mc_invariant_under_relabelling():
     assert abs(a.mean - b.mean) <= 4 * math.hypot(a.stderr, b.stderr)
 
 
+@pytest.mark.claim("symbols.kernel_template_gap")
 def test_template_gap_positive_and_growing():
     # kappa(ABA, A'B'A') - kappa(ABA, A'B'B') > 0, growing with beta; common random numbers (same seed, same
     # vocabulary size) so the difference has a small standard error. Symbolically the first template-dependent
@@ -252,6 +253,7 @@ def test_realize_matches_numeric_evaluation():
 # --------------------------------------------------------------------------- MLP failure
 
 
+@pytest.mark.claim("symbols.mlp_same_law", "symbols.mlp_chance")
 def test_mlp_outputs_on_fresh_aba_abb_identically_distributed():
     # two-sample KS at a fixed seed: without the XX^T input the laws are equal (p well above 0.01); the negative
     # control with the XX^T input separates them (p < 1e-6).
@@ -268,6 +270,7 @@ def test_mlp_outputs_on_fresh_aba_abb_identically_distributed():
     assert mse == pytest.approx(pred, abs=4 * np.std((f - y) ** 2) / np.sqrt(f.size))
 
 
+@pytest.mark.claim("symbols.mlp_chance")
 def test_mlp_indistinguishable():
     assert S.mlp_indistinguishable("ABA", "ABB") and S.mlp_indistinguishable("AABB", "ABAB")
     assert not S.mlp_indistinguishable("AB0", "A0B") and not S.mlp_indistinguishable("AB", "ABA")
@@ -279,6 +282,7 @@ def test_mlp_indistinguishable():
 # --------------------------------------------------------------------------- inverse scaling
 
 
+@pytest.mark.claim("symbols.projected_energy", "symbols.copy_inverse_scaling")
 @SET
 @given(d=st.integers(2, 40), frac=st.floats(0, 1), seed=st.integers(0, 1000))
 def test_projected_energy_fraction_matches_mc(d, frac, seed):
@@ -288,6 +292,7 @@ def test_projected_energy_fraction_matches_mc(d, frac, seed):
     assert abs(e.mean - S.projected_energy_fraction(n, d)) <= 5 * e.stderr + 1e-12
 
 
+@pytest.mark.claim("symbols.copy_inverse_scaling")
 def test_copy_samples_needed_linear_in_d():
     ds = np.array([64, 128, 256, 512, 1024, 2048, 4096])
     ns = np.array([S.copy_samples_needed(int(d)) for d in ds])
@@ -317,3 +322,69 @@ def test_copy_samples_needed_linear_in_d():
 def test_argument_checks(call, err):
     with pytest.raises(err):
         call()
+
+
+# --------------------------------------------------------------------------- experiment machinery (sims.symbols)
+
+
+@settings(deadline=None, max_examples=3, derandomize=True)
+@given(a=st.lists(st.floats(-3, 3), min_size=2, max_size=2), b=st.lists(st.floats(-3, 3), min_size=2, max_size=2),
+       seed=st.integers(0, 1000))
+def test_gated_off_identity_terms_equal_plain_attention_exactly(a, b, seed):
+    # the experiment trains every variant with both scalars present and multiplies them by a 0/1 gate; with the gate
+    # at 0 the model must equal the plain transformer (no identity terms) bit for bit, whatever a and b hold
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from sims import symbols as SS
+    from sims.substrate.transformer import Transformer, TransformerConfig
+
+    kw = dict(vocab=11, d_model=8, n_heads=2, n_layers=2, max_len=4, init_std=0.3)
+    key = jax.random.PRNGKey(seed)
+    plain = Transformer(TransformerConfig(**kw), key=key)
+    ident = Transformer(TransformerConfig(**kw, qk_identity=True, vo_identity=True), key=key)
+    ident = eqx.tree_at(lambda m: [blk.attn.a for blk in m.blocks] + [blk.attn.b for blk in m.blocks], ident,
+                        [jnp.asarray(a, jnp.float32)] * 2 + [jnp.asarray(b, jnp.float32)] * 2)
+    tokens = jnp.asarray([3, 7, 3, 0])
+    run = eqx.filter_jit(lambda m, t: m(t))
+    off = SS._gate(ident, 0, 0, 1.0, 100.0)
+    assert np.array_equal(np.asarray(run(off, tokens)), np.asarray(run(plain, tokens)))
+    on = SS._gate(ident, 1, 1, 1.0, 1.0)
+    if max(map(abs, a + b)) > 0.1:  # the gate on does change the output (a negative control)
+        assert not np.allclose(np.asarray(run(on, tokens)), np.asarray(run(plain, tokens)), atol=1e-6)
+
+
+def test_crossing_and_slope_helpers():
+    from sims import symbols as SS
+
+    ns = [16, 32, 64, 128]
+    # log-linear interpolation: error 1 at 32, 0 at 64 -> 0.5 at sqrt(32 * 64)
+    assert SS._crossing(ns, [1.0, 1.0, 0.0, 0.0]) == pytest.approx(math.sqrt(32 * 64))
+    assert np.isinf(SS._crossing(ns, [1.0, 0.9, 0.8, 0.7]))
+    assert SS._slope([32, 64, 128], np.array([10.0, 20.0, 40.0])) == pytest.approx(1.0)
+
+
+def test_splits_keep_fresh_tokens_apart():
+    # the experiment's vocabulary layout: training tokens, validation and test tokens never overlap
+    from sims import symbols as SS
+
+    d = SS._split(S.aba_vs_abb(), 64, 32, 0, 256)
+    tr, va, te = (set(np.unique(d[k][0])) for k in ("train", "val", "test"))
+    assert not (tr & va) and not (tr & te) and not (va & te)
+    assert max(tr) < 1 + 256 <= min(va) and max(va) < 1 + 256 + 32 <= min(te) and max(te) < d["vocab"]
+
+
+@pytest.mark.slow
+def test_quick_run_produces_complete_claims(tmp_path):
+    from sims.harness.runner import run_experiment
+
+    rec = run_experiment("symbols", scale="quick", seeds=1, out=tmp_path, progress=False)
+    ids = {c.id for c in rec.claims}
+    assert {"symbols.mlp_chance", "symbols.mlp_same_law", "symbols.mlp_xxt_learns", "symbols.transformer_learns",
+            "symbols.kq_identity_fewer_samples", "symbols.lastlayer_init_scale", "symbols.copy_inverse_scaling",
+            "symbols.copy_vo_identity", "symbols.kernel_template_gap", "symbols.projected_energy"} <= ids
+    for c in rec.claims:
+        assert c.statement and c.kind in ("claim", "check") and isinstance(c.holds, bool)
+        assert c.holds or c.finding, c.id
+        assert c.links.get("figures") or c.links.get("tests"), c.id
