@@ -135,6 +135,7 @@ def _act() -> Proof:
                   r"$\partial\rho/\partial p_s=-1$ for $s<N$.",
         id="hyper_ut.act",
         assumptions=["Graves-style ACT with threshold 1 - eps (the paper's exact variant is not confirmed)."],
+        claims=["hyper_ut.act_bookkeeping"],
     )
 
 

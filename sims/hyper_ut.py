@@ -641,6 +641,7 @@ class HyperUTExperiment(Experiment):
             details=rows, kind="claim",
             links={"theory": ["theory.hyper_ut.hop_tail", "theory.hyper_ut.mean_hops", "theory.hyper_ut.hop_pmf",
                               "theory.hyper_ut.sample_uniform"], "proof": "hyper_ut.hop_law",
+                   "tests": [tests_models + "test_hop_law_brute_force", tests_models + "test_hop_law_monte_carlo"],
                    "figures": ["hyper_ut_hop_law"]},
             detail="Largest |MC - exact| / SE over the tails k = 1..k_max (binomial SE) and the mean (SE from the "
                    "exact variance) at every L; a deviation of 4 SE has probability ~6e-5 per comparison.",
@@ -709,9 +710,7 @@ class HyperUTExperiment(Experiment):
                 f"{h_out.mean():.3f} against {u_out.mean():.3f}, paired difference {_fmt(iv)} over seeds ({scale}).",
                 predicted="difference > 0", measured=round(iv[0], 4), tolerance="95% interval above 0",
                 holds=bool(holds), details={"hyper_ut": per_seed["hyper_ut"], "ut": per_seed["ut"], "interval": iv},
-                links={"theory": ["theory.hyper_ut.act"], "tests": [tests_models + "test_m1_hyper_ut_is_ut",
-                                                                     tests_models + "test_bank_permutation"],
-                       "figures": gen_fig},
+                links={"theory": ["theory.hyper_ut.act"], "figures": gen_fig},
                 finding="" if holds else (
                     ("" if learned else "The models did not fit the training range (training_range_fitted). ")
                     + "Not resolved in favour of Hyper-UT at this scale (measured paired difference "
@@ -760,8 +759,7 @@ class HyperUTExperiment(Experiment):
                                                                           "beyond": round(iv_b[0], 4)},
                 tolerance="95% intervals above 0", holds=bool(holds),
                 details={"steps_per_m": st.mean(0).round(3).tolist(), "slopes": slopes.round(4).tolist()},
-                links={"theory": ["theory.hyper_ut.act"], "proof": "hyper_ut.act",
-                       "tests": [tests_models + "test_act_update_matches_theory"], "figures": gen_fig},
+                links={"theory": ["theory.hyper_ut.act"], "proof": "hyper_ut.act", "figures": gen_fig},
                 finding="" if holds else (
                     ("" if learned else "The models did not fit the training range (training_range_fitted). ")
                     + "The halting step does not grow resolvably with the hop count at this scale (mean N per m: "

@@ -378,6 +378,7 @@ def _run_tf(tf, tok):
     return jax.vmap(lambda s: tf(s)[-1])(tok)
 
 
+@pytest.mark.claim("hyper_ut.fixed_depth_drops")
 @MSET
 @given(seed=seeds)
 def test_fixed_member_is_the_substrate_transformer(seed):
@@ -398,6 +399,7 @@ def test_fixed_member_is_the_substrate_transformer(seed):
     assert np.all(np.asarray(n) == _TMAX) and np.all(np.asarray(rho) == _TMAX + 1)
 
 
+@pytest.mark.claim("hyper_ut.m1_equals_ut")
 @MSET
 @given(seed=seeds)
 def test_m1_hyper_ut_is_ut(seed):
@@ -421,6 +423,7 @@ def test_m1_hyper_ut_is_ut(seed):
     assert np.array_equal(np.asarray(a[2]), np.asarray(b[2]))
 
 
+@pytest.mark.claim("hyper_ut.bank_permutation")
 @MSET
 @given(seed=seeds)
 def test_bank_permutation(seed):
@@ -445,6 +448,7 @@ def test_act_update_matches_theory(seed):
     assert r["worked_case"] == [2, 0.5]
 
 
+@pytest.mark.claim("hyper_ut.hyper_ut_beats_fixed_at_matched_compute")
 def test_step_flops_against_xla():
     # The block count of step_flops (matrix products only) against XLA's cost analysis of one Block call, which
     # also counts layer norms, softmax and GELU: a lower bound within 20% (14% at width 16, 7% at width 32).

@@ -80,6 +80,8 @@ MAX_EXACT_LEN = 10_000
 MAX_GEN_LEN = 1_000_000
 #: Largest number of sequences one generator call produces.
 MAX_BATCH = 10_000_000
+#: Largest number of entries (sequences x length) one generator call produces (800 MB of int64).
+MAX_CELLS = 100_000_000
 #: Largest hop count whose limit is computed symbolically.
 MAX_LIMIT_HOPS = 30
 
@@ -390,7 +392,7 @@ def sample_uniform(L: int, n: int, rng=0, *, K: int | None = None) -> CVPRBatch:
 
     Args:
         L: sequence length, ``1 <= L <= 10**6``.
-        n: number of sequences, ``1 <= n`` and ``n * L <= 10**7 * 100``.
+        n: number of sequences, ``1 <= n <= 10**7`` and ``n * L <= 10**8``.
         rng: an int seed or a :class:`numpy.random.Generator`.
         K: value range, ``1 <= K <= L`` (default ``L``).
 
@@ -405,8 +407,8 @@ def sample_uniform(L: int, n: int, rng=0, *, K: int | None = None) -> CVPRBatch:
     L = V.integer("L", L, low=1, high=MAX_GEN_LEN)
     n = V.integer("n", n, low=1, high=MAX_BATCH)
     K = L if K is None else V.integer("K", K, low=1, high=L)
-    if n * L > 100 * MAX_BATCH:
-        raise ValueError(f"n * L must be <= {100 * MAX_BATCH}, got n={n}, L={L}")
+    if n * L > MAX_CELLS:
+        raise ValueError(f"n * L must be <= {MAX_CELLS}, got n={n}, L={L}")
     g = _rng(rng)
     x = g.integers(0, K, size=(n, L), dtype=np.int64)
     h, y = hops_batch(x)
@@ -428,7 +430,7 @@ def sample_hops(L: int, m: int, n: int, rng=0) -> CVPRBatch:
     Args:
         L: sequence length, ``2 <= L <= 10**6`` (``L = 1`` allows only ``m = 0``).
         m: number of hops, ``0 <= m <= L - 1``.
-        n: number of sequences, ``n >= 1``.
+        n: number of sequences, ``1 <= n <= 10**7`` and ``n * L <= 10**8``.
         rng: an int seed or a :class:`numpy.random.Generator`.
 
     Returns:
@@ -442,8 +444,8 @@ def sample_hops(L: int, m: int, n: int, rng=0) -> CVPRBatch:
     L = V.integer("L", L, low=1, high=MAX_GEN_LEN)
     m = V.integer("m", m, low=0, high=L - 1)
     n = V.integer("n", n, low=1, high=MAX_BATCH)
-    if n * L > 100 * MAX_BATCH:
-        raise ValueError(f"n * L must be <= {100 * MAX_BATCH}, got n={n}, L={L}")
+    if n * L > MAX_CELLS:
+        raise ValueError(f"n * L must be <= {MAX_CELLS}, got n={n}, L={L}")
     g = _rng(rng)
     x = g.integers(0, L, size=(n, L), dtype=np.int64)
     rows = np.arange(n)
@@ -531,7 +533,7 @@ def sample_pvr(n: int, c: int, agg: Literal["sum_mod", "min", "max", "median", "
     length 11), label :func:`pvr_label`.
 
     Args:
-        n: number of examples, ``1 <= n <= 10**7``.
+        n: number of examples, ``1 <= n <= 10**7`` and ``n * length <= 10**8``.
         c: window complexity, ``0 <= c <= length - 2``.
         agg: aggregator, one of :data:`PVR_AGGREGATORS`.
         rng: an int seed or a :class:`numpy.random.Generator`.
@@ -553,8 +555,8 @@ def sample_pvr(n: int, c: int, agg: Literal["sum_mod", "min", "max", "median", "
     agg = V.one_of("agg", agg, PVR_AGGREGATORS)
     if length - 2 - c > base - 1:
         raise ValueError(f"the largest pointer length - 2 - c = {length - 2 - c} must be < base = {base}")
-    if n * length > 100 * MAX_BATCH:
-        raise ValueError(f"n * length must be <= {100 * MAX_BATCH}, got n={n}, length={length}")
+    if n * length > MAX_CELLS:
+        raise ValueError(f"n * length must be <= {MAX_CELLS}, got n={n}, length={length}")
     g = _rng(rng)
     x = g.integers(0, base, size=(n, length), dtype=np.int64)
     x[:, 0] = g.integers(0, length - 1 - c, size=n)
