@@ -76,8 +76,8 @@ from .substrate.networks import ntk_mlp_apply, ntk_mlp_init
 from .substrate.train import fit
 from .substrate.transformer import Transformer, TransformerConfig
 
-__all__ = ["SymbolsConfig", "SymbolsExperiment", "regression_unit", "mlp_unit", "lastlayer_unit", "copy_unit", "theory_unit",
-           "VARIANTS", "PAPER"]
+__all__ = ["SymbolsConfig", "SymbolsExperiment", "regression_unit", "mlp_unit", "lastlayer_unit", "copy_unit",
+           "theory_unit", "VARIANTS", "PAPER"]
 
 VARIANTS = (("transformer", 0, 0), ("+a I (KQ)", 1, 0), ("+b I (VO)", 0, 1), ("+a I, +b I", 1, 1))
 """Transformer variants: (label, gate of a, gate of b)."""
