@@ -49,8 +49,11 @@ Adam updates of batch 32, three seeds, and the fixed, UT and Hyper-UT models (th
 presets, for time). At this budget the models do not fit the training hops (about 0.5 accuracy against 0.9 wanted),
 so the default run exercises the pipeline and states the claims as not tested. ``paper``: the same task with width
 32, 2000 updates of batch 64, five seeds and all four models, where the models do learn the training range; it
-takes tens of minutes on the shared 2-core CPU and is far within 10 minutes on one GPU (not timed on a GPU). The
-paper's own sizes are unknown.
+took 21 minutes (929 s of CPU time) on the shared 2-core CPU and should take well under 10 minutes on one GPU (not
+timed on a GPU). The paper's own sizes are unknown. Measured with it (CPU, 2026-12-01, seeds 0-4): every model fits
+hops 1..2 (accuracy 1.000); on hops 3..4 the fixed model reaches 0.476, the UT 0.453, Hyper-UT 0.413 and Hyper-UT
+without ACT 0.402 (the best constant guess 0.156), and the ACT models run almost every step (N = 4.96..5.00 of 5):
+the drop of the fixed model is reproduced; neither Hyper-UT's advantage nor compute growing with the hops is.
 
 All models and seeds train in one compiled :func:`sims.substrate.train.fit`: the members are stacked and mapped
 over inside the loss (``lax.map`` on a CPU, where sequential small matrix products are faster; ``vmap`` on an
@@ -723,6 +726,10 @@ class HyperUTExperiment(Experiment):
             hf, ff = mean_flops("hyper_ut", oos), mean_flops("fixed", oos)
             iv = _interval(h_out - f_out)
             ratio = float(hf.mean() / ff.mean())
+            fl = results["flops"]
+            share = float(fl["hyper"]) * (1 - 1 / config.batch)  # hypernetwork cost shared by a batch
+            n_out = np.asarray(mods["hyper_ut"]["steps"], float)[:, oos].mean()
+            ratio_amortised = float((hf.mean() - n_out * share) / ff.mean())
             holds = iv[1] > 0 and ratio <= 1.0
             c.append(Claim(
                 f"{name}.hyper_ut_beats_fixed_at_matched_compute",
@@ -733,14 +740,17 @@ class HyperUTExperiment(Experiment):
                 predicted="difference > 0 at compute ratio <= 1", measured={"difference": round(iv[0], 4),
                                                                             "compute_ratio": round(ratio, 3)},
                 tolerance="95% interval above 0 and ratio <= 1", holds=bool(holds),
-                details={"hyper_ut": per_seed["hyper_ut"], "fixed": per_seed["fixed"], "interval": iv},
+                details={"hyper_ut": per_seed["hyper_ut"], "fixed": per_seed["fixed"], "interval": iv,
+                         "compute_ratio_batch_amortised": round(ratio_amortised, 3)},
                 links={"theory": ["theory.hyper_ut.act"], "tests": [tests_models + "test_step_flops_against_xla"],
                        "figures": gen_fig},
                 finding="" if holds else (
                     ("" if learned else "The models did not fit the training range (training_range_fitted). ")
-                    + ("Accuracy difference not resolved above zero " if iv[1] <= 0 else "")
-                    + (f"Hyper-UT used {ratio:.2f}x the fixed model's compute " if ratio > 1 else "")
-                    + "at this scale; the paper's scale and protocol are unknown."),
+                    + ("The accuracy difference is not resolved above zero. " if iv[1] <= 0 else "")
+                    + (f"Hyper-UT used {ratio:.2f}x the fixed model's compute (the mixing of its {config.n_modules} "
+                       f"blocks is charged to every example; shared over a batch of {config.batch} the ratio would "
+                       f"be {ratio_amortised:.2f}). " if ratio > 1 else "")
+                    + "Measured at this scale; the paper's scale and protocol are unknown."),
                 detail="Compute = executed steps x (block + hypernetwork + halting FLOPs) + unembedding, per example.",
             ))
         if "hyper_ut" in mods:
