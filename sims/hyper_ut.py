@@ -679,7 +679,7 @@ class HyperUTExperiment(Experiment):
                 f"Not fitted at this scale ({LABELS[worst_k]}: {fitted[worst_k][0]:.3f}): learning the pointer lookups "
                 "takes far more examples than the CPU budget of this preset allows, so the generalisation claims "
                 "below compare models that have not learned the task and are not a test of the paper. A limit of the "
-                "scale; the paper preset is sized for a GPU."),
+                "scale: at the paper preset (width 32, 2000 updates of batch 64) every model fits them."),
             detail="Accuracy on fresh test inputs with m = 1..m_train hops, mean over seeds with a 95% t-interval.",
         ))
         if "fixed" in mods:
@@ -696,11 +696,10 @@ class HyperUTExperiment(Experiment):
                 links={"theory": theory_links, "tests": [tests_models + "test_fixed_member_is_the_substrate_transformer"],
                        "figures": gen_fig},
                 finding="" if holds else (
-                    ("" if learned else "The models did not fit the training range (training_range_fitted). ")
-                    + "The drop is not resolved above zero over seeds at this scale: "
-                    + ("the model is near chance on both ranges, it has not learned the task. " if a_in.mean() < 0.5
-                       else "the model generalises (or fails) about equally inside and outside the training range. ")
-                    + "A limit of the scale, not a statement about the paper."),
+                    "The drop is not resolved above zero over seeds at this scale. "
+                    + ("The models did not fit the training range (training_range_fitted), so this is no test of the "
+                       "paper: a limit of the scale." if not learned else
+                       "The model generalises about as well outside the training range as inside it: open.")),
                 detail="Accuracy averaged uniformly over hop counts of each range (equal test sets per m).",
             ))
         if "hyper_ut" in mods and "ut" in mods:
