@@ -937,7 +937,7 @@ class AutoencoderExperiment(Experiment):
             axes[1, j].set_xlabel("step")
         axes[0, 0].set_ylabel("mode gain $u_i^T A u_i$")
         axes[1, 0].set_ylabel("singular values of $A$")
-        _style_keys(axes[0, 0], "ode", "trained")
+        P.line_keys(axes[0, 0], "ode", "trained")
         P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
         paths.append(P.save(fig, outdir, "sv_trajectories"))
         # 2. rank vs time
@@ -961,7 +961,7 @@ class AutoencoderExperiment(Experiment):
             axes[0, j].set_title(f"({next(letters)}) L = {L}")
             axes[0, j].set_xlabel("step")
         axes[0, 0].set_ylabel("rank (number of directions)")
-        _style_keys(axes[0, 0], "theory", "trained")
+        P.line_keys(axes[0, 0], "theory", "trained")
         P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
         paths.append(P.save(fig, outdir, "latent_rank"))
         # 3. collapse across depth: rows constant step / depth rule, columns initialisations
@@ -981,7 +981,7 @@ class AutoencoderExperiment(Experiment):
                 if row == 1:
                     ax.set_xlabel("step (log)")
             axes[row, 0].set_ylabel("top-mode gain")
-        _style_keys(axes[0, 0], "trained")
+        P.line_keys(axes[0, 0], "trained")
         P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
         paths.append(P.save(fig, outdir, "collapse"))
         # 4. initial spectrum of the bottleneck product
@@ -1021,24 +1021,10 @@ class AutoencoderExperiment(Experiment):
             axes[0, 0].set(title="(a) latent spectrum (seed mean)", xlabel="index", ylabel="eigenvalue / top")
             axes[0, 1].set(title="(b) effective latent rank", xlabel="Adam step", ylabel="eigenvalues above 1% of the top")
             axes[0, 2].set(title="(c) logistic regression on top-k PCs", xlabel="k", ylabel="test accuracy", xscale="log")
-            _style_keys(axes[0, 0], "trained", "rank_line")
+            P.line_keys(axes[0, 0], "trained", "rank_line", labels={"rank_line": "(c) vertical: learned rank"})
             P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
             paths.append(P.save(fig, outdir, "digits"))
         return paths
-
-
-_KEYS = {
-    "theory": dict(color="k", ls="-", label="theory (closed form)"),
-    "ode": dict(color="k", ls=":", label="ODE, integrated numerically"),
-    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
-    "rank_line": dict(color="k", ls="-.", lw=0.8, label="(c) vertical: learned rank"),
-}
-
-
-def _style_keys(ax, *keys: str) -> None:
-    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
-    for k in keys:
-        ax.plot([], [], **_KEYS[k])
 
 
 register(AutoencoderExperiment())

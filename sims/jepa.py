@@ -558,7 +558,7 @@ class JepaExperiment(Experiment):
                 ax.set_title(f"{obj.upper()}, L={deepest}: {title}", fontsize=9)
                 ax.set_xlabel("t (gradient-flow time)")
                 ax.set_ylabel(r"$\bar w / \bar w^*$")
-                _style_keys(ax, "ode", "trained")
+                P.line_keys(ax, "ode", "trained")
                 P.legend(ax, theory_experiment=False, fontsize=7)
         pngs.append(P.save(fig, outdir, "jepa_dynamics"))
 
@@ -578,7 +578,7 @@ class JepaExperiment(Experiment):
         ax.set_yscale("log")
         _plain_log_labels(ax)
         ax.set_title("(a) time to learn against $\\rho$", fontsize=9)
-        _style_keys(ax, "theory", "trained_err")
+        P.line_keys(ax, "theory", "trained_err")
         _legend_below(ax, 3)
         ax = axes[0, 1]
         for obj, c in (("jepa", P.CATEGORICAL[0]), ("mae", P.CATEGORICAL[1])):
@@ -595,7 +595,7 @@ class JepaExperiment(Experiment):
         ax.set_ylabel("t*(A) / t*(B)")
         ax.set_xticks(depths)
         ax.set_title("(b) above 1: clean feature B learned first", fontsize=9)
-        _style_keys(ax, "theory", "trained_err")
+        P.line_keys(ax, "theory", "trained_err")
         _legend_below(ax, 2)
         ax = axes[0, 2]
         sw = results["sweep"]
@@ -610,25 +610,10 @@ class JepaExperiment(Experiment):
         ax.set_xlabel("depth L")
         ax.set_ylabel("t*(A) / t*(B)")
         ax.set_title("(c) theory: critical depth against initial scale", fontsize=9)
-        _style_keys(ax, "theory", "ode_points")
+        P.line_keys(ax, "theory", "ode_points")
         _legend_below(ax, 2)
         pngs.append(P.save(fig, outdir, "jepa_times"))
         return pngs
-
-
-_KEYS = {
-    "theory": dict(color="k", ls="-", label="theory (closed form)"),
-    "ode": dict(color="k", ls=":", label="ODE, integrated numerically"),
-    "ode_points": dict(color="k", ls="none", marker="o", mfc="none", label="ODE, integrated numerically"),
-    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
-    "trained_err": dict(color="k", ls="--", marker="o", mfc="none", label="trained (mean, sd over seeds)"),
-}
-
-
-def _style_keys(ax, *keys: str) -> None:
-    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
-    for k in keys:
-        ax.plot([], [], **_KEYS[k])
 
 
 def _plain_log_labels(ax) -> None:

@@ -720,7 +720,7 @@ class LidarExperiment(Experiment):
         ax.set_xlabel("added view-noise dimensions")
         ax.set_ylabel("metric")
         ax.set_title(f"(a) {cfg.noise_informative} informative dims (n={cfg.noise_n}, q={cfg.noise_q})")
-        _style_keys(ax, "measured")
+        P.line_keys(ax, "measured")
         P.legend(ax, theory_experiment=False, fontsize=7)
         ax = axes[0, 1]
         markers = "osD^vx"
@@ -764,23 +764,10 @@ class LidarExperiment(Experiment):
             ax.set_xlabel("gradient-flow time t (symlog)")
             ax.set_ylabel(lab)
             ax.set_title(f"({letter}) {lab}")
-            _style_keys(ax, "ode", "trained")
+            P.line_keys(ax, "ode", "trained", labels={"ode": "predicted from the ODE (numerical)"})
             P.legend(ax, theory_experiment=False, fontsize=6)
         paths.append(P.save(fig, outdir, "deep_linear"))
         return paths
-
-
-_KEYS = {
-    "ode": dict(color="k", ls=":", label="predicted from the ODE (numerical)"),
-    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
-    "measured": dict(color="k", ls="--", marker="o", mfc="none", label="measured (band: over seeds)"),
-}
-
-
-def _style_keys(ax, *keys: str) -> None:
-    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
-    for k in keys:
-        ax.plot([], [], **_KEYS[k])
 
 
 def _variant_label(v: TL.LidarVariant) -> str:

@@ -845,7 +845,7 @@ class RftExperiment(Experiment):
                     P.theory_and_experiment(ax, fo["t_ode"], None, exp_mean=fo["p_exp"][i], t_exp=fo["t_exp"], color=c)
                 ax.set(xlabel="time (eta x steps)", ylabel="expected reward $p$",
                        title=f"({next(letters)}) {obj.upper()}, K = {K} labels")
-                _style_keys(ax, "ode", "ascent")
+                P.line_keys(ax, "ode", "trained", labels={"trained": "gradient ascent on the logits"})
                 P.legend(ax, theory_experiment=False, fontsize=7 if obj == "rft" else 6,
                          loc="center right" if obj == "rft" else "upper left")
             ax = axes[row, 2]
@@ -859,7 +859,7 @@ class RftExperiment(Experiment):
             ax.set(xscale="log", yscale="log", xlabel="initial reward std $\\mathrm{STD}_0$",
                    ylabel=f"time to p = {config.target}", title=f"({next(letters)}) time against initial std, K = {K}")
             _log_ticks(ax)
-            _style_keys(ax, "theory", "ascent")
+            P.line_keys(ax, "theory", "trained", labels={"theory": "closed form", "trained": "gradient ascent on the logits"})
             P.legend(ax, theory_experiment=False, fontsize=6)
         pngs.append(P.save(fig, outdir, "rft_flows"))
 
@@ -875,7 +875,7 @@ class RftExperiment(Experiment):
             ax.set(xlabel="finetuning step", ylabel="mean expected reward", ylim=(-1.05, 1.05))
         axes[0, 0].set_title("(a) reward on the relabelled inputs")
         axes[0, 1].set_title("(b) reward on the other inputs")
-        _style_keys(axes[0, 0], "trained")
+        P.line_keys(axes[0, 0], "trained")
         P.legend(axes[0, 0], theory_experiment=False, fontsize=6)
         mod = np.asarray(d["mod"]) > 0.5
         ax = axes[0, 2]
@@ -895,20 +895,6 @@ class RftExperiment(Experiment):
         ax.set(xlabel="finetuning step", ylabel="accuracy", ylim=(-0.03, 1.03), title="(d) accuracy on the relabelled inputs")
         pngs.append(P.save(fig, outdir, "rft_digits"))
         return pngs
-
-
-_KEYS = {
-    "theory": dict(color="k", ls="-", label="closed form"),
-    "ode": dict(color="k", ls=":", label="ODE, integrated numerically"),
-    "ascent": dict(color="k", ls="--", marker="o", mfc="none", label="gradient ascent on the logits"),
-    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
-}
-
-
-def _style_keys(ax, *keys: str) -> None:
-    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
-    for k in keys:
-        ax.plot([], [], **_KEYS[k])
 
 
 def _log_ticks(ax) -> None:

@@ -467,3 +467,21 @@ def test_bench_harness(monkeypatch, toys, capsys):
     assert main(["bench", "--quick", "--only", "good"]) == 1  # "slow" misses its target: a failing exit by default
     assert main(["bench", "--quick", "--only", "good", "--no-check"]) == 0
     assert main(["bench", "--only", "nope"]) == 2
+
+
+def test_line_keys_draw_the_package_styles_and_reject_unknown_keys():
+    """The legend keys every experiment uses come from one table: the proxy lines carry exactly its styles (compared
+    with matplotlib's own view of the artist), a label override changes only the label, and a typo is refused."""
+    from sims.harness import plotting as P
+
+    fig, axes = P.figure(1, 1)
+    ax = axes[0, 0]
+    P.line_keys(ax, "theory", "trained", labels={"trained": "gradient ascent"})
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == [P.LINE_KEYS["theory"]["label"], "gradient ascent"]
+    assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    assert lines[1].get_marker() == "o" and len(lines[1].get_xdata()) == 0
+    with pytest.raises(ValueError, match="unknown key 'theroy'"):
+        P.line_keys(ax, "theroy")
+    with pytest.raises(ValueError, match="labels given for keys not drawn"):
+        P.line_keys(ax, "theory", labels={"ode": "x"})

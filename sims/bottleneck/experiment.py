@@ -487,7 +487,7 @@ class BottleneckExperiment(Experiment):
                     axx.set(yscale="log", xlabel="time (lr x step)", ylabel=f"{key} loss",
                             title=f"({next(letters)}) target scale {r['scale']:g}, {key}")
                     if row == 0 and j == 0:
-                        _style_keys(axx, "trained")
+                        P.line_keys(axx, "trained")
                         P.legend(axx, theory_experiment=False, fontsize=6)
             pngs.append(P.save(fig, outdir, "bottleneck_training"))
             if all("cond_out" in results["c"][tag] for tag in tags):
@@ -509,13 +509,6 @@ class BottleneckExperiment(Experiment):
                 P.legend(ax1, theory_experiment=False, fontsize=6)
                 pngs.append(P.save(fig, outdir, "bottleneck_finite_to_limit"))
         return pngs
-
-
-def _style_keys(ax, *keys: str) -> None:
-    """Black legend keys for the line styles used in ``ax`` (empty proxy lines, no data)."""
-    styles = {"trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)")}
-    for k in keys:
-        ax.plot([], [], **styles[k])
 
 
 def _legend_below(ax, ncol: int) -> None:

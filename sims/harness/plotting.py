@@ -36,7 +36,7 @@ from matplotlib.lines import Line2D
 
 from .store import atomic_write
 
-__all__ = ["STYLE", "CATEGORICAL", "figure", "colors", "theory_and_experiment", "legend", "save"]
+__all__ = ["STYLE", "CATEGORICAL", "LINE_KEYS", "figure", "colors", "theory_and_experiment", "legend", "line_keys", "save"]
 
 #: rc settings applied to every figure (through :func:`figure`)
 STYLE: dict[str, Any] = {
@@ -176,6 +176,44 @@ def legend(ax: Axes, *, theory_experiment: bool = True, **kwargs: Any):
                     Line2D([], [], color="k", ls="--", marker="o", markerfacecolor="none")]
         labels += ["theory", "experiment"]
     return ax.legend(handles, labels, **kwargs)
+
+
+#: The package's line conventions, as black legend keys: the theory solid, a numerical ODE dotted, measurements
+#: dashed with open markers. Experiments name the keys they use (:func:`line_keys`) instead of restyling them.
+LINE_KEYS: dict[str, dict[str, Any]] = {
+    "theory": dict(color="k", ls="-", label="theory (closed form)"),
+    "ode": dict(color="k", ls=":", label="ODE, integrated numerically"),
+    "ode_points": dict(color="k", ls="none", marker="o", mfc="none", label="ODE, integrated numerically"),
+    "trained": dict(color="k", ls="--", marker="o", mfc="none", label="trained (band: over seeds)"),
+    "trained_err": dict(color="k", ls="--", marker="o", mfc="none", label="trained (mean, sd over seeds)"),
+    "measured": dict(color="k", ls="--", marker="o", mfc="none", label="measured (band: over seeds)"),
+    "rank_line": dict(color="k", ls="-.", lw=0.8, label="vertical: learned rank"),
+}
+
+
+def line_keys(ax: Axes, *keys: str, labels: dict[str, str] | None = None) -> None:
+    """Add black legend keys (empty proxy lines, no data) for the line styles of :data:`LINE_KEYS` used in ``ax``.
+
+    Args:
+        ax: the axes whose legend gets the keys (call before :func:`legend`).
+        *keys: names in :data:`LINE_KEYS`, in legend order.
+        labels: optional replacement labels by key (the style stays the package's).
+
+    Raises:
+        ValueError: for a key not in :data:`LINE_KEYS` or a ``labels`` key not among ``keys``.
+    """
+    for k in keys:
+        if k not in LINE_KEYS:
+            raise ValueError(f"line_keys: unknown key {k!r}; known: {sorted(LINE_KEYS)}")
+    labels = dict(labels or {})
+    extra = set(labels) - set(keys)
+    if extra:
+        raise ValueError(f"line_keys: labels given for keys not drawn: {sorted(extra)}")
+    for k in keys:
+        style = dict(LINE_KEYS[k])
+        if k in labels:
+            style["label"] = labels[k]
+        ax.plot([], [], **style)
 
 
 def save(fig: Figure, outdir: str | os.PathLike, stem: str, *, formats: Sequence[str] = ("png", "pdf")) -> pathlib.Path:
