@@ -53,12 +53,16 @@ from typing import Literal
 import numpy as np
 import sympy as sp
 
+from . import _validate as _v
+
 __all__ = [
     "TabularPolicy", "LinearPolicy", "NonNormalisedPolicy", "random_tabular_policy", "random_linear_policy",
     "enumerate_outputs", "output_probs", "expected_reward", "reward_std", "expected_gradient",
     "single_step_gradient", "policy_gradient_identity", "BoundReport", "gradient_bound", "paper_bound",
     "martingale_bound", "crude_bound", "exponent_example", "flow_ode", "flow_rate", "time_to_reach",
     "time_asymptotics", "Asymptotics", "DEFAULT_CHUNK",
+    "group_advantages", "group_gradient_logits", "group_zero_probability", "binary_group_zero_probability",
+    "group_zero_probability_from_std", "group_zero_lower_bound", "MAX_GROUP",
 ]
 
 #: Outputs enumerated per chunk: 2**16 outputs x L int64 tokens is a few MiB.
@@ -926,3 +930,200 @@ def time_asymptotics(objective: str) -> Asymptotics:
     in_p0 = const_p * sp.log(1 / p0_sym)
     const_s = 2 * const_p
     return Asymptotics("sft", in_p0, const_s * sp.log(1 / std_sym), const_s, "log(1/STD)")
+
+
+# ------------------------------------------------------------------------------ sample level: GRPO groups
+
+#: Largest group size the group functions accept (the work is O(G) per reward value; a guard, not a need).
+MAX_GROUP = 1 << 16
+
+
+def group_advantages(rewards, *, eps: float = 0.0, normalise: bool = True) -> np.ndarray:
+    r"""Group-relative advantages of GRPO-style estimators for one prompt's group of ``G`` sampled outputs.
+
+    .. math:: A_i = \frac{r_i - \bar r}{s + \epsilon},\qquad \bar r = \frac1G\sum_j r_j,\quad
+              s = \Big(\frac1G\sum_j (r_j - \bar r)^2\Big)^{1/2}
+
+    (``normalise=False``: :math:`A_i = r_i - \bar r`, the Dr. GRPO form). When all ``G`` rewards are equal,
+    :math:`r_i - \bar r = 0` for every ``i``, so every advantage and hence the group's gradient
+    :math:`\frac1G\sum_i A_i \nabla\ln p(y_i)` is exactly zero, whatever ``eps``. With ``eps = 0`` and equal
+    rewards the ratio is 0/0; it is returned as 0 (the limit from any ``eps > 0``). The sample-level analogue
+    of Theorem 1 (Razin et al., 2024), derived here, not quoted from the paper.
+
+    Args:
+        rewards: the group's rewards, 1-D, at least one entry, finite.
+        eps: non-negative constant added to the group std (GRPO implementations use a small one).
+        normalise: divide by the group std (GRPO) or not (Dr. GRPO).
+
+    Returns:
+        float64 array of the ``G`` advantages.
+
+    Raises:
+        TypeError / ValueError: ``rewards`` not a finite 1-D array; ``eps`` negative or not finite.
+    """
+    r = _v.array("rewards", rewards, ndim=1, min_size=1)
+    eps = _v.real("eps", eps, low=0.0)
+    centred = r - r.mean()
+    # exact zero when all rewards are equal: r - mean(r) can round to +-1 ulp, so compare the rewards themselves
+    if np.all(r == r[0]):
+        return np.zeros_like(r)
+    if not normalise:
+        return centred
+    return centred / (float(np.sqrt(np.mean(centred ** 2))) + eps)
+
+
+def group_gradient_logits(probs, samples, rewards, *, eps: float = 0.0, normalise: bool = True) -> np.ndarray:
+    r"""The GRPO-style group gradient of a single softmax step (:math:`L = 1`) with respect to its logits.
+
+    .. math:: \hat g = \frac1G\sum_{i=1}^G A_i\,\nabla_z \ln\pi(y_i) = \frac1G\sum_{i=1}^G A_i\,(e_{y_i} - \pi),
+
+    with :math:`A_i` from :func:`group_advantages` (no clipping or KL term: the on-policy first step). It is
+    the zero vector when the ``G`` rewards are equal. Derived here, not quoted from the paper.
+
+    Args:
+        probs: the policy's probabilities :math:`\pi`, a probability vector of length ``K``.
+        samples: the ``G`` sampled tokens, ints in ``[0, K)``.
+        rewards: their rewards, ``G`` finite numbers.
+        eps, normalise: as in :func:`group_advantages`.
+
+    Returns:
+        float64 array of shape ``(K,)``.
+
+    Raises:
+        TypeError / ValueError: bad probabilities, tokens outside ``[0, K)``, length mismatch.
+    """
+    p = _v.probability_vector("probs", probs)
+    y = _v.array("samples", samples, ndim=1, dtype="int", min_size=1)
+    r = _v.array("rewards", rewards, ndim=1, min_size=1)
+    if r.shape != y.shape:
+        raise ValueError(f"rewards must have one entry per sample ({y.size}), got shape {r.shape}")
+    if np.any(y < 0) or np.any(y >= p.size):
+        raise ValueError(f"samples must be tokens in [0, {p.size}), got {y.tolist()}")
+    A = group_advantages(r, eps=eps, normalise=normalise)
+    counts = np.bincount(y, weights=A, minlength=p.size)
+    return (counts - A.sum() * p) / y.size
+
+
+def _reward_value_probs(probs, rewards) -> np.ndarray:
+    """Probabilities of the distinct reward values (exact equality) of a finite reward distribution."""
+    p = _v.probability_vector("probs", probs)
+    r = _v.array("rewards", rewards, ndim=1)
+    if r.shape != p.shape:
+        raise ValueError(f"rewards must have the shape of probs {p.shape}, got {r.shape}")
+    _, inv = np.unique(r, return_inverse=True)
+    return np.bincount(inv.ravel(), weights=p)
+
+
+def group_zero_probability(probs, rewards, G: int) -> float:
+    r"""Probability that a group of ``G`` i.i.d. samples has all rewards equal, so a zero GRPO gradient.
+
+    For a finite reward distribution that takes value :math:`v_j` with probability
+    :math:`q_j = \sum_{y:\,r(y) = v_j} p(y)`, the ``G`` rewards are all equal exactly when they all take the
+    same value, so
+
+    .. math:: P_0(G) = \sum_j q_j^{\,G}
+
+    (exact: the distinct values are enumerated). Binary rewards give :math:`p^G + (1-p)^G`
+    (:func:`binary_group_zero_probability`). With :math:`q_{\max} = \max_j q_j`,
+    :math:`q_{\max}^G \le P_0(G) \le q_{\max}^{G-1}`, and :math:`P_0(G) \ge 1 - 2(G-1)\,\mathrm{STD}^2/\delta^2`
+    with :math:`\delta` the smallest gap between reward values (:func:`group_zero_lower_bound`). Derived here
+    (the sample-level view of Razin et al., 2024), not quoted from the paper.
+
+    Args:
+        probs: probabilities of the outputs, a probability vector (e.g. :func:`output_probs` of a policy).
+        rewards: the reward of each output, same shape; outputs with exactly equal rewards are pooled.
+        G: group size, ``1 <= G <= MAX_GROUP``.
+
+    Returns:
+        :math:`P_0(G)` in ``[0, 1]``.
+
+    Raises:
+        TypeError / ValueError: bad probabilities or rewards, shape mismatch, ``G`` out of range.
+    """
+    q = _reward_value_probs(probs, rewards)
+    G = _v.integer("G", G, low=1, high=MAX_GROUP)
+    return float(min(1.0, np.sum(q ** G)))
+
+
+def binary_group_zero_probability(p, G: int):
+    r"""Closed form for binary rewards: :math:`P_0(G) = p^G + (1-p)^G`, ``p`` the probability of the higher
+    reward (vectorised over ``p``). Derived here, not quoted from the paper.
+
+    Args:
+        p: probability (array-like) in ``[0, 1]``.
+        G: group size, ``1 <= G <= MAX_GROUP``.
+
+    Returns:
+        float or array like ``p``.
+
+    Raises:
+        TypeError / ValueError: ``p`` outside ``[0, 1]`` or not finite; ``G`` out of range.
+    """
+    a = _v.array("p", p)
+    if np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"p must lie in [0, 1], got {p!r}")
+    G = _v.integer("G", G, low=1, high=MAX_GROUP)
+    out = a ** G + (1.0 - a) ** G
+    return float(out) if out.ndim == 0 else out
+
+
+def group_zero_probability_from_std(std, G: int, *, gap: float = 1.0):
+    r""":math:`P_0(G)` of binary rewards as a function of the reward std alone.
+
+    Binary rewards with gap :math:`\Delta` have :math:`\mathrm{STD} = \Delta\sqrt{p(1-p)}`, so with
+    :math:`s = (\mathrm{STD}/\Delta)^2 = p(1-p) \le 1/4` and :math:`p, 1-p = (1 \pm \sqrt{1 - 4s})/2`,
+
+    .. math:: P_0(G) = \Big(\tfrac{1 + \sqrt{1-4s}}{2}\Big)^G + \Big(\tfrac{1 - \sqrt{1-4s}}{2}\Big)^G
+              = 1 - G s + O(s^2),
+
+    symmetric in :math:`p \leftrightarrow 1 - p`; it satisfies :math:`P_0(G) = P_0(G-1) - s\,P_0(G-2)` with
+    :math:`P_0(0) = 2`, :math:`P_0(1) = 1`. So a small std means almost every group is all-equal and gives no
+    gradient: the expected fraction of informative groups is at most :math:`2(G-1)s`. Derived here, not
+    quoted from the paper.
+
+    Args:
+        std: reward std(s) under the policy, in ``[0, gap/2]``.
+        G: group size, ``1 <= G <= MAX_GROUP``.
+        gap: the reward gap :math:`\Delta > 0` (2 for rewards :math:`\pm 1`).
+
+    Returns:
+        float or array like ``std``.
+
+    Raises:
+        TypeError / ValueError: ``std`` negative or above ``gap / 2``; ``gap <= 0``; ``G`` out of range.
+    """
+    gap = _v.real("gap", gap, low=0.0, low_open=True)
+    s_arr = _v.array("std", std)
+    if np.any(s_arr < 0) or np.any(s_arr > gap / 2 * (1 + 1e-12)):
+        raise ValueError(f"std must lie in [0, gap/2 = {gap / 2}] for binary rewards, got {std!r}")
+    G = _v.integer("G", G, low=1, high=MAX_GROUP)
+    s = np.minimum((s_arr / gap) ** 2, 0.25)
+    root = np.sqrt(1.0 - 4.0 * s)
+    out = ((1 + root) / 2) ** G + ((1 - root) / 2) ** G
+    return float(out) if out.ndim == 0 else out
+
+
+def group_zero_lower_bound(std, G: int, *, min_gap: float):
+    r"""Lower bound :math:`P_0(G) \ge 1 - 2(G-1)\,\mathrm{STD}^2/\delta^2` for any finite reward distribution.
+
+    Proof (derived here): :math:`\mathrm{STD}^2 = \tfrac12\sum_{j,k} q_j q_k (v_j - v_k)^2 \ge \tfrac{\delta^2}2
+    (1 - \sum_j q_j^2)`, so two samples differ with probability :math:`1 - \sum_j q_j^2 \le 2\mathrm{STD}^2/\delta^2`;
+    a group is not all-equal only if some sample :math:`i \ge 2` differs from the first (union bound over
+    :math:`G - 1` pairs). Equality at :math:`G = 2` for binary rewards. Returned unclipped (it can be negative,
+    where it says nothing).
+
+    Args:
+        std: reward std(s), >= 0.
+        G: group size, ``1 <= G <= MAX_GROUP``.
+        min_gap: smallest gap :math:`\delta > 0` between distinct reward values.
+
+    Raises:
+        TypeError / ValueError: negative ``std``, ``min_gap <= 0``, ``G`` out of range.
+    """
+    d = _v.real("min_gap", min_gap, low=0.0, low_open=True)
+    s = _v.array("std", std)
+    if np.any(s < 0):
+        raise ValueError(f"std must be >= 0, got {std!r}")
+    G = _v.integer("G", G, low=1, high=MAX_GROUP)
+    out = 1.0 - 2.0 * (G - 1) * (s / d) ** 2
+    return float(out) if out.ndim == 0 else out
