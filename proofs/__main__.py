@@ -5,8 +5,28 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import tempfile
 
 from . import collect, format_table, paper_modules, run_all, to_latex, to_markdown
+
+
+def _check_out_dir(flag: str, path) -> pathlib.Path:
+    """``path`` as a writable directory (created when missing); ``ValueError`` naming ``flag`` otherwise."""
+    if str(path).strip() == "":
+        raise ValueError(f"{flag}: an output directory is required, got {str(path)!r}")
+    d = pathlib.Path(path)
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{flag}: {str(d)!r} exists and is not a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{flag}: cannot create directory {str(d)!r}: {e.strerror or e}") from None
+    try:  # a probe file: os.access says yes to root on a read-only directory or file system
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag}: directory {str(d)!r} is not writable: {e.strerror or e}") from None
+    return d
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,17 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latex", metavar="DIR", help="write each paper's derivations as DIR/<paper>.tex")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     args = ap.parse_args(argv)
-    proofs = collect(args.papers or None)
+    try:
+        for flag, d in (("--markdown", args.markdown), ("--latex", args.latex)):
+            if d is not None:
+                _check_out_dir(flag, d)
+        proofs = collect(args.papers or None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     progress = None if args.quiet else (lambda s: print("checking", s, file=sys.stderr, flush=True))
     results = run_all(proofs, progress=progress)
     print(format_table(results))
     for flag, render, ext in ((args.markdown, to_markdown, "md"), (args.latex, to_latex, "tex")):
         if flag:
             d = pathlib.Path(flag)
-            d.mkdir(parents=True, exist_ok=True)
-            for paper in sorted({r.proof.paper for r in results}):
-                mine = [r for r in results if r.proof.paper == paper]
-                (d / f"{paper}.{ext}").write_text(render(mine))
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                for paper in sorted({r.proof.paper for r in results}):
+                    mine = [r for r in results if r.proof.paper == paper]
+                    (d / f"{paper}.{ext}").write_text(render(mine))
+            except OSError as e:
+                print(f"error: cannot write {ext} derivations to {str(d)!r}: {e.strerror or e}", file=sys.stderr)
+                return 2
             print(f"wrote {ext} derivations to {d}")
     return 0 if all(r.ok for r in results) else 1
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import tempfile
 
 from .experiment import SCALES
 
-__all__ = ["main"]
+__all__ = ["main", "check_out_dir"]
 
 
 def _positive_int(s: str) -> int:
@@ -73,6 +74,30 @@ class _UsageError(Exception):
     """Bad command-line input found before any work (exit status 2, no traceback)."""
 
 
+def check_out_dir(flag: str, path) -> pathlib.Path:
+    """``path`` as a directory the command can write into, created when missing; checked before any work.
+
+    Raises:
+        ValueError: ``path`` is empty, an existing non-directory, not creatable (an impossible path, a
+            parent that is a file, no permission) or not writable. The message names ``flag`` and the path.
+    """
+    if path is None or str(path).strip() == "":
+        raise ValueError(f"{flag}: an output directory is required, got {str(path)!r}")
+    d = pathlib.Path(path)
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{flag}: {str(d)!r} exists and is not a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{flag}: cannot create directory {str(d)!r}: {e.strerror or e}") from None
+    try:  # a probe file: os.access says yes to root on a read-only directory or file system
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag}: directory {str(d)!r} is not writable: {e.strerror or e}") from None
+    return d
+
+
 def _executor(args: argparse.Namespace):
     from .executor import make_executor
 
@@ -102,6 +127,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         get(args.name)
+        check_out_dir("--out", f"runs/{args.name}-{args.scale}" if args.out is None else args.out)
     except ValueError as e:
         raise _UsageError(e) from e
     with _executor(args) as ex:
@@ -123,6 +149,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     unknown = [n for n in args.only or () if n not in registry()]
     if unknown:
         raise _UsageError(f"--only: unknown experiment(s) {unknown}; registered: {sorted(registry())}")
+    try:
+        check_out_dir("--out", args.out)
+    except ValueError as e:
+        raise _UsageError(e) from e
     with _executor(args) as ex:
         rep = write_report(args.out, scale=args.scale, seeds=args.seeds, executor=ex, only=args.only,
                            progress=not args.no_progress, fresh=args.fresh)
@@ -167,5 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_bench(args)
     except _UsageError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a filesystem error on a user-given path (disk full, permissions changed mid-run)
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"error:{where} {e.strerror or e}", file=sys.stderr)
         return 2
 
