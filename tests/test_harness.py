@@ -485,3 +485,21 @@ def test_line_keys_draw_the_package_styles_and_reject_unknown_keys():
         P.line_keys(ax, "theroy")
     with pytest.raises(ValueError, match="labels given for keys not drawn"):
         P.line_keys(ax, "theory", labels={"ode": "x"})
+
+
+def test_fingerprint_covers_the_theory_and_substrate_a_real_unit_imports(monkeypatch):
+    """A unit's stored results depend on the theory and substrate code it imports, not only its own module: the
+    jepa training unit's fingerprint lists ``theory/jepa.py`` and the training loop, leaves the harness out, and
+    changes when the theory module's content changes. (A fingerprint that dropped ``theory/`` once let a rerun
+    reuse stale units; the toy-module test above cannot see that.)"""
+    import sims.jepa as SJ
+    from sims.harness import store
+
+    files = {p.relative_to(store._PACKAGE_ROOT).as_posix() for p in store._code_files(SJ.train_modes)}
+    assert {"theory/jepa.py", "theory/__init__.py", "sims/substrate/train.py", "sims/jepa.py"} <= files
+    assert not any(f.startswith("sims/harness/") for f in files)
+    h0 = store.code_fingerprint(SJ.train_modes)
+    real = store._file_digest
+    monkeypatch.setattr(store, "_file_digest",
+                        lambda path, *a: "edited" if path.endswith("theory/jepa.py") else real(path, *a))
+    assert store.code_fingerprint(SJ.train_modes) != h0

@@ -392,3 +392,47 @@ def test_bad_shapes_and_symbolic_input():
         J.full_flow("jepa", [np.eye(2), np.eye(3)], np.eye(2), np.eye(2), np.eye(2))
     with pytest.raises(ValueError, match="features"):
         J.learning_order("jepa", 2, [(1.0, 1.0, 3.0)], 1e-3)
+
+
+def test_end_to_end_fixed_point_is_the_product_and_the_flow_limit():
+    # which="P" (the end-to-end map) against two independent facts: MAE's end-to-end map converges to the OLS
+    # coefficient rho at every depth, and for both objectives P* = wbar* v* is where the per-mode flow of the
+    # encoder and predictor settles (integrated numerically from a small balanced start; rtol 1e-6 is the
+    # integrator's accuracy at t = 50 critical times, far past the plateau).
+    for L in (1, 2, 3, 4):
+        assert sp.simplify(J.fixed_point("mae", L, which="P") - J.rho) == 0
+        for obj in ("jepa", "mae"):
+            P = J.fixed_point(obj, L, which="P")
+            assert sp.simplify(P - J.fixed_point(obj, L, which="w") * J.fixed_point(obj, L, which="v")) == 0
+    rho_v, lam_v, eps, L = 1.3, 1.0, 1e-2, 3
+    for obj in ("jepa", "mae"):
+        f = J.mode_rhs(obj, L)
+        T = 50 * J.time_to_learn(obj, L, lam_v, rho_v, eps, 0.5)
+        wbar = solve(lambda t, y: f(y, lam_v, rho_v), [eps], np.array([0.0, T]))[-1, 0]
+        v = float(J.fixed_point(obj, L, which="v").subs(J.rho, rho_v))  # balanced: v = s, wbar = s^L
+        assert abs(wbar ** ((L + 1) / L) - float(J.fixed_point(obj, L, which="P").subs(J.rho, rho_v))) <= 1e-5
+        assert abs(wbar * v - float(J.fixed_point(obj, L, which="P").subs(J.rho, rho_v))) <= 1e-5
+
+
+def test_training_unit_time_axis_matches_the_ode():
+    # The experiment's own training unit (not a hand-written loop): its time axis is steps * eta, so a step
+    # size that drifted from the time axis (a planted mistake once went unnoticed) shows up here. The sample's
+    # own (lam_hat, rho_hat) drive the ODE; Euler's global error is O(eta): 3% of the plateau at eta = 0.02
+    # (measured: at most 0.7%; with eta doubled in the fit but not in the time axis the error is O(plateau)).
+    from sims.jepa import train_modes
+
+    L, eps, eta = 2, 0.05, 0.02
+    feats = ((1.0, 1.0), (0.5, 0.8))
+    T = 1.2 * J.time_to_learn("jepa", L, 0.5, 0.8, eps, 0.9)
+    steps = int(np.ceil(T / eta / 40)) * 40
+    for obj in ("jepa",):  # one objective suffices: the time axis is shared code
+        unit = dict(objective=obj, depth=L, eps=eps, eta=eta, steps=steps, record_every=steps // 40, n_samples=4000,
+                    features=feats, dtype="float64")
+        out = train_modes(unit, [3])[0]
+        f = J.mode_rhs(obj, L)
+        for i in range(len(feats)):
+            lam_h, rho_h = float(out["lam_hat"][i]), float(out["rho_hat"][i])
+            ode = solve(lambda t, y, a=lam_h, b=rho_h: f(y, a, b), [eps], out["t"])[:, 0]
+            plateau = float(J.fixed_point(obj, L).subs(J.rho, rho_h))
+            err = np.max(np.abs(out["modes"][:, i] - ode))
+            assert err <= 0.03 * plateau

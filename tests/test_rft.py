@@ -460,3 +460,20 @@ def test_rft_config_rejects_bad_protocol():
         RftConfig.preset("quick", ft_optimizer="rmsprop")
     with pytest.raises(ValueError, match="frac_partial"):
         RftConfig.preset("quick", frac_partial=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        rft.group_advantages([1.0, 0.0], eps=-1.0)
+
+
+def test_paper_bound_is_theorem_1_as_stated():
+    # Theorem 1 of Razin et al. reads ||grad V|| <= 6 L gamma STD^(2/3). Checked through its value at a point and
+    # its scaling in each argument (exact up to float round-off, 1e-12 relative), so a changed constant or
+    # exponent fails here; and it dominates the sharper martingale bound sqrt(L) gamma STD wherever STD <= 1.
+    assert rft.paper_bound(1, 1.0, 1.0) == pytest.approx(6.0, rel=1e-12)
+    assert rft.paper_bound(3, 0.5, 0.125) == pytest.approx(6 * 3 * 0.5 * 0.25, rel=1e-12)
+    b = rft.paper_bound(2, 0.7, 0.01)
+    assert rft.paper_bound(2, 0.7, 0.08) / b == pytest.approx(4.0, rel=1e-12)  # 8^(2/3) = 4
+    assert rft.paper_bound(4, 0.7, 0.01) / b == pytest.approx(2.0, rel=1e-12)
+    assert rft.paper_bound(2, 1.4, 0.01) / b == pytest.approx(2.0, rel=1e-12)
+    for L in (1, 5, 50):
+        for s in (1e-6, 0.3, 1.0):
+            assert rft.paper_bound(L, 1.0, s) >= rft.martingale_bound(L, 1.0, s)
