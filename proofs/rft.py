@@ -187,9 +187,9 @@ def _flows() -> Proof:
         Step("SFT flow (K=10, other logits equal) = (10/9) p (1-p)^2", R.flow_ode("sft", 10),
              sp.Rational(10, 9) * p * (1 - p) ** 2, domain=dom, why="Same factor K/(K-1)."),
         Step("partial fractions RFT", 1 / (p ** 2 * (1 - p) ** 2),
-             1 / p ** 2 + 2 / p + 1 / (1 - p) ** 2 + 2 / (1 - p), domain=dom, why="Reference note, section 6."),
+             1 / p ** 2 + 2 / p + 1 / (1 - p) ** 2 + 2 / (1 - p), domain=dom, why="Partial-fraction decomposition (derived here; sympy apart gives the same)."),
         Step("partial fractions SFT", 1 / (p * (1 - p) ** 2), 1 / p + 1 / (1 - p) + 1 / (1 - p) ** 2, domain=dom,
-             why="Reference note, section 6."),
+             why="Partial-fraction decomposition (derived here; sympy apart gives the same)."),
         Step("antiderivative RFT: dF/dp = 1 / p'", sp.diff(F_r, p), 1 / (2 * p ** 2 * (1 - p) ** 2), domain=dom,
              why="F is sympy's integral of the partial fractions (log(p-1) written log(1-p) on (0, 1))."),
         Step("antiderivative SFT: dF/dp = 1 / p'", sp.diff(F_s, p), 1 / (2 * p * (1 - p) ** 2), domain=dom, why=""),
@@ -215,5 +215,68 @@ def _flows() -> Proof:
                  statement=r"$t_{\rm RFT}=\Theta(\mathrm{STD}_0^{-2})$, $t_{\rm SFT}=\Theta(\ln 1/\mathrm{STD}_0)$.")
 
 
+def _groups() -> Proof:
+    G = 4
+    c = sp.Symbol("c", real=True)
+    z = sp.symbols("z0:3", real=True)
+    pi = _softmax(z)
+    ys = (0, 2, 2, 1)  # any sampled tokens
+    r = [c] * G
+    rbar = sum(r) / G
+    grad_eq = sp.Matrix([sum((r[i] - rbar) * ((1 if ys[i] == j else 0) - pi[j]) for i in range(G)) / G
+                         for j in range(3)])
+    p, q, d = R.p_sym, sp.Symbol("q", positive=True), sp.Symbol("d", positive=True)
+    steps = [Step("all-equal group: (1/G) sum_i (r_i - rbar)(e_{y_i} - pi) = 0", grad_eq, sp.zeros(3, 1),
+                  domain="real", why="r_i = c for all i gives rbar = c, so every group advantage r_i - rbar is 0, "
+                                     "whatever the normalisation (r_i - rbar)/(s + eps): the group gradient vanishes.")]
+    # general finite reward distribution, three values: Var = (1/2) sum_jk q_j q_k (v_j - v_k)^2
+    qs = sp.symbols("q1:3", positive=True)
+    qq = [qs[0], qs[1], 1 - qs[0] - qs[1]]
+    v = sp.symbols("v0:3", real=True)
+    mean = sum(a * b for a, b in zip(qq, v))
+    steps.append(Step("Var r = (1/2) sum_{j,k} q_j q_k (v_j - v_k)^2 (three values)",
+                      sum(a * (b - mean) ** 2 for a, b in zip(qq, v)),
+                      sp.Rational(1, 2) * sum(qq[j] * qq[k] * (v[j] - v[k]) ** 2 for j in range(3) for k in range(3)),
+                      domain={qs[0]: (0.05, 0.45), qs[1]: (0.05, 0.45), **{x: (-1, 1) for x in v}},
+                      why="Two independent draws: E(r - r')^2 = 2 Var r. Each (v_j - v_k)^2 >= delta^2 for j != k, so "
+                          "1 - sum_j q_j^2 <= 2 STD^2/delta^2; a group of G is not all-equal only if one of the G - 1 "
+                          "later draws differs from the first: P_0(G) >= 1 - 2(G-1) STD^2/delta^2 "
+                          "(theory.rft.group_zero_lower_bound)."))
+    for Gs in (2, 3, 6):
+        e = R.group_zero_symbolic(Gs)
+        steps.append(Step(f"binary, G={Gs}: P_0 as a function of s = p(1-p) is p^G + (1-p)^G",
+                          e["s"].subs(R.s_sym, (1 - d ** 2) / 4), e["p"].subs(p, (1 - d) / 2), domain={d: (0.01, 0.99)},
+                          why="With p = (1 - d)/2 (d = sqrt(1 - 4s) = |1 - 2p|; the form is symmetric in p <-> 1 - p), "
+                              "(1 +- d)/2 are 1 - p and p: P_0 depends on the policy only through the reward std."))
+    e6 = R.group_zero_symbolic(6)
+    steps.append(Step("small std: P_0(G) = 1 - G s + O(s^2) (G=6)", sp.series(e6["s"], R.s_sym, 0, 2).removeO(),
+                      1 - 6 * R.s_sym, domain={R.s_sym: (0.0, 0.25)},
+                      why="Expand the closed form at s = 0: a group of G carries a gradient with probability about "
+                          "G (STD/Delta)^2, so small-std inputs give almost only zero-gradient groups."))
+    Gs = 5
+    e5 = R.group_zero_symbolic(Gs)
+    # (p + q)^G (P_0 - bound) at p -> p/(p + q): the homogenised difference of theory's two expressions
+    diff = e5["p"] - e5["bound"].subs(R.s_sym, p * (1 - p))
+    lhs = sp.expand(sp.cancel((p + q) ** Gs * diff.subs(p, p / (p + q))))
+    rhs = sum(sp.binomial(Gs - 2, k - 1) * (Gs - 1) * (2 * k * (Gs - k) - Gs) / (k * (Gs - k)) * p ** k * q ** (Gs - k)
+              for k in range(1, Gs))
+    steps.append(Step("lower bound, binary G=5: P_0 - (1 - 2(G-1)pq), homogenised by p + q = 1, has "
+                      "non-negative coefficients", lhs, rhs, domain={p: (0.05, 0.95), q: (0.05, 0.95)},
+                      why="Coefficient of p^k q^(G-k): 2(G-1) C(G-2,k-1) - C(G,k) = C(G-2,k-1)(G-1)(2k(G-k) - G)/(k(G-k)) "
+                          ">= 0 since k(G-k) >= G-1 >= G/2 for 1 <= k <= G-1 (any G): so P_0(G) >= "
+                          "theory.rft.group_zero_symbolic(G)['bound'] at s = pq."))
+    steps.append(Step("the bound in s: 1 - 2(G-1) s at s = p(1-p) (G=5)", e5["bound"].subs(R.s_sym, p * (1 - p)),
+                      1 - 2 * (Gs - 1) * p + 2 * (Gs - 1) * p ** 2, domain="unit",
+                      why="The expression theory.rft.group_zero_lower_bound evaluates, with delta = Delta."))
+    return Proof(PAPER, "GRPO-style groups: zero gradient when all rewards are equal", steps,
+                 id="rft.grpo_groups",
+                 statement=r"A group of $G$ samples with equal rewards has zero group-normalised advantage, hence zero "
+                           r"gradient; $P_0(G)=\sum_j q_j^G$, for binary rewards $p^G+(1-p)^G$, a function of "
+                           r"$s=(\mathrm{STD}/\Delta)^2$ equal to $1-Gs+O(s^2)$ and $\ge 1-2(G-1)s$.",
+                 assumptions=["Rewards take finitely many values; the G outputs are i.i.d. from the policy (on-policy, "
+                              "first step: no clipping or KL term)."],
+                 claims=["rft.grpo_zero_groups", "rft.grpo_small_std_groups"])
+
+
 def proofs() -> list[Proof]:
-    return [_single_step(), _bounds(), _exponent(), _flows()]
+    return [_single_step(), _bounds(), _exponent(), _flows(), _groups()]

@@ -460,6 +460,113 @@ def test_rft_config_rejects_bad_protocol():
         RftConfig.preset("quick", ft_optimizer="rmsprop")
     with pytest.raises(ValueError, match="frac_partial"):
         RftConfig.preset("quick", frac_partial=0.0)
+
+
+# ------------------------------------------------------------------------------ GRPO-style groups
+
+
+def _brute_zero_probability(p, r, G):
+    """Sum over all len(p)**G ordered groups of outputs of P(group) * [all rewards equal]."""
+    import itertools
+
+    total = 0.0
+    for ys in itertools.product(range(len(p)), repeat=G):
+        if all(r[y] == r[ys[0]] for y in ys):
+            total += float(np.prod([p[y] for y in ys]))
+    return total
+
+
+@pytest.mark.claim("rft.grpo_zero_groups")
+@settings(max_examples=25, deadline=None)
+@given(seeds, st.integers(1, 5))
+def test_group_zero_probability_brute_force(key, G):
+    """sum_j q_j^G against the enumeration of all K**G groups (K = 4 outputs, rewards with ties)."""
+    rng = np.random.default_rng(key)
+    p = rng.dirichlet(np.ones(4))
+    r = rng.choice([-1.0, 0.0, 0.5, 1.0], size=4)  # repeated values are pooled
+    # the two sums differ only by float64 rounding of <= 4**5 products of <= 5 factors
+    assert abs(rft.group_zero_probability(p, r, G) - _brute_zero_probability(p, r, G)) < 1e-12
+    if np.unique(r).size == 2:
+        hi = p[r == r.max()].sum()
+        assert abs(rft.binary_group_zero_probability(hi, G) - rft.group_zero_probability(p, r, G)) < 1e-12
+
+
+@pytest.mark.claim("rft.grpo_zero_groups")
+@settings(max_examples=10, deadline=None)
+@given(seeds, st.integers(2, 8))
+def test_group_zero_probability_monte_carlo(key, G):
+    """Fraction of sampled groups with all rewards equal (200000 groups) against P_0(G)."""
+    rng = np.random.default_rng(key)
+    p = rng.dirichlet(np.ones(3) * 0.7)
+    r = np.array([1.0, -1.0, -1.0])
+    n = 200_000
+    ys = rng.choice(3, size=(n, G), p=p)
+    rr = r[ys]
+    frac = float(np.mean(np.all(rr == rr[:, :1], axis=1)))
+    P0 = rft.group_zero_probability(p, r, G)
+    # binomial standard error <= 0.5 / sqrt(n) = 1.1e-3; 5 standard errors
+    assert abs(frac - P0) < 5 * 0.5 / math.sqrt(n)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(0.0, 1.0), st.integers(1, 40))
+def test_group_zero_probability_std_form(p, G):
+    """P_0 from the std alone equals p^G + (1-p)^G (rewards +-1, gap 2), and the union lower bound holds."""
+    std = 2 * math.sqrt(p * (1 - p))
+    direct = p ** G + (1 - p) ** G
+    # the square root in (1 +- sqrt(1 - 4s))/2 loses ~1e-8 relative near p = 1/2 in float64; 1e-7 absolute
+    assert abs(rft.group_zero_probability_from_std(std, G, gap=2.0) - direct) < 1e-7
+    assert rft.group_zero_lower_bound(std, G, min_gap=2.0) <= direct + 1e-12
+    if G == 2:  # the bound is exact for two samples of binary rewards
+        assert abs(rft.group_zero_lower_bound(std, G, min_gap=2.0) - direct) < 1e-12
+
+
+def test_group_zero_probability_recursion_symbolic():
+    """P_0(G) = P_0(G-1) - s P_0(G-2), s = p(1-p), checked symbolically in p (independent of numpy)."""
+    p = sp.Symbol("p")
+    s = p * (1 - p)
+    a = [sp.Integer(2), sp.Integer(1)]
+    for G in range(2, 12):
+        a.append(sp.expand(a[-1] - s * a[-2]))
+        assert sp.expand(a[G] - (p ** G + (1 - p) ** G)) == 0
+    for G, q in ((3, 0.2), (7, 0.45)):
+        assert abs(float(a[G].subs(p, q)) - rft.binary_group_zero_probability(q, G)) < 1e-12
+
+
+@settings(max_examples=20, deadline=None)
+@given(seeds, st.integers(2, 6), st.floats(0.0, 1e-3))
+def test_group_gradient_zero_iff_equal_rewards(key, G, eps):
+    """Equal group rewards -> exactly zero gradient; otherwise the group gradient equals autodiff of the
+    surrogate (1/G) sum_i A_i log pi(y_i) with A_i held fixed."""
+    rng = np.random.default_rng(key)
+    K = 4
+    z = rng.normal(size=K)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    ys = rng.integers(0, K, size=G)
+    c = float(rng.uniform(-1, 1))
+    assert np.all(rft.group_gradient_logits(p, ys, np.full(G, c), eps=eps) == 0.0)
+    r = rng.uniform(-1, 1, G)
+    A = rft.group_advantages(r, eps=eps)
+    with jax.enable_x64(True):
+        ref = jax.grad(lambda zz: jnp.mean(jnp.asarray(A) * jax.nn.log_softmax(zz)[jnp.asarray(ys)]))(jnp.asarray(z))
+    np.testing.assert_allclose(rft.group_gradient_logits(p, ys, r, eps=eps), np.asarray(ref), atol=1e-12)
+    assert abs(A.mean()) < 1e-12 and abs(np.mean(A ** 2) * (np.std(r) + eps) ** 2 - np.var(r)) < 1e-12
+
+
+def test_group_bad_input():
+    with pytest.raises(ValueError, match="G"):
+        rft.group_zero_probability([0.5, 0.5], [0.0, 1.0], 0)
+    with pytest.raises(ValueError, match="G"):
+        rft.binary_group_zero_probability(0.3, rft.MAX_GROUP + 1)
+    with pytest.raises(TypeError, match="G"):
+        rft.binary_group_zero_probability(0.3, 2.5)
+    with pytest.raises(ValueError, match="std"):
+        rft.group_zero_probability_from_std(1.5, 4, gap=2.0)
+    with pytest.raises(ValueError, match="rewards"):
+        rft.group_zero_probability([0.5, 0.5], [0.0, 1.0, 2.0], 3)
+    with pytest.raises(ValueError, match="samples"):
+        rft.group_gradient_logits([0.5, 0.5], [0, 2], [1.0, 0.0])
     with pytest.raises(ValueError, match="eps"):
         rft.group_advantages([1.0, 0.0], eps=-1.0)
 

@@ -62,7 +62,7 @@ __all__ = [
     "martingale_bound", "crude_bound", "exponent_example", "flow_ode", "flow_rate", "time_to_reach",
     "time_asymptotics", "Asymptotics", "DEFAULT_CHUNK",
     "group_advantages", "group_gradient_logits", "group_zero_probability", "binary_group_zero_probability",
-    "group_zero_probability_from_std", "group_zero_lower_bound", "MAX_GROUP",
+    "group_zero_probability_from_std", "group_zero_lower_bound", "group_zero_symbolic", "MAX_GROUP",
 ]
 
 #: Outputs enumerated per chunk: 2**16 outputs x L int64 tokens is a few MiB.
@@ -1127,3 +1127,25 @@ def group_zero_lower_bound(std, G: int, *, min_gap: float):
     G = _v.integer("G", G, low=1, high=MAX_GROUP)
     out = 1.0 - 2.0 * (G - 1) * (s / d) ** 2
     return float(out) if out.ndim == 0 else out
+
+
+s_sym = sp.Symbol("s", nonnegative=True)
+
+
+@functools.cache
+def group_zero_symbolic(G: int) -> dict:
+    r"""The binary-reward all-equal-group probability as sympy expressions (for the proofs).
+
+    Returns ``{"p": p**G + (1-p)**G`` (in :data:`p_sym`), ``"s":`` the same as a function of
+    :math:`s = p(1-p) = (\mathrm{STD}/\Delta)^2` (in :data:`s_sym`, the form
+    :func:`group_zero_probability_from_std` evaluates), ``"bound": 1 - 2(G-1) s`` (:func:`group_zero_lower_bound`
+    with :math:`\delta = \Delta`)``}``. Derived here, not quoted from the paper.
+
+    Raises:
+        TypeError / ValueError: ``G`` not an integer in ``[1, 64]`` (symbolic powers stay small).
+    """
+    G = _v.integer("G", G, low=1, high=64)
+    root = sp.sqrt(1 - 4 * s_sym)
+    return {"p": p_sym ** G + (1 - p_sym) ** G,
+            "s": ((1 + root) / 2) ** G + ((1 - root) / 2) ** G,
+            "bound": 1 - 2 * (G - 1) * s_sym}
