@@ -108,6 +108,79 @@ def test_mae_l1_equals_saxe_closed_form():
     assert J.time_to_learn("mae", 1, lam, rho, eps, p) == pytest.approx(saxe, rel=1e-10)
 
 
+# --------------------------------------------------------------------------- any depth (log-space quadrature)
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+@pytest.mark.parametrize("L", [1, 2, 5, 8])
+def test_quadrature_equals_symbolic_path(obj, L):
+    # the quadrature used past SYMBOLIC_DEPTH against the exact sympy path where both run. quad works at
+    # epsrel 1e-13 and the exponent (a-1) x0 (< 60 here) is exponentiated once (rounding ~60 * 2e-16): 1e-11
+    # relative leaves two orders of margin over both (observed: 4e-15)
+    for lam, rho, eps, p in [(1.0, 1.0, 1e-3, 0.5), (0.7, 1.5, 1e-4, 0.9), (2.0, 3.0, 1e-5, 0.5), (1.0, 0.6, 1e-6, 0.3)]:
+        if eps >= p * float(J.fixed_point(obj, L).subs(J.rho, rho)):
+            continue
+        assert L <= J.SYMBOLIC_DEPTH
+        exact = J.time_to_learn(obj, L, lam, rho, eps, p)
+        assert J.hitting_time_quadrature(obj, L, lam, rho, eps, p) == pytest.approx(exact, rel=1e-11)
+
+
+def _jepa_theorem_4_4(L, lam, rho, eps, p):
+    """The paper's closed form (Theorem 4.4), typed in independently, in 40-digit arithmetic:
+    t = (F(p^(1/L)) - F(eps^(1/L)/rho)) / (lam rho^(2L-1)), F(psi) = -sum_n 1/(n psi^n) + ln psi - ln(1-psi)."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        def F(psi):
+            return -mp.fsum(1 / (n * psi**n) for n in range(1, 2 * L)) + mp.log(psi) - mp.log(1 - psi)
+        t = (F(mp.mpf(p) ** (mp.mpf(1) / L)) - F(mp.mpf(eps) ** (mp.mpf(1) / L) / rho)) / (lam * mp.mpf(rho) ** (2 * L - 1))
+        return float(t)
+
+
+def _mae_series(L, lam, rho, eps, p):
+    """MAE time from its integral C int u^-L / (1 - u^(L+1)) du expanded in the geometric series
+    sum_k u^(k(L+1) - L) and integrated term by term (40 digits; terms fall like p^k)."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        u0 = mp.mpf(eps) ** (mp.mpf(1) / L) * mp.mpf(rho) ** (-mp.mpf(1) / (L + 1))
+        u1 = mp.mpf(p) ** (mp.mpf(1) / L)
+        total = mp.fsum((u1**m - u0**m) / m for m in (k * (L + 1) - L + 1 for k in range(400)))
+        return float(mp.mpf(rho) ** (mp.mpf(1 - L) / (L + 1)) / lam * total)
+
+
+@pytest.mark.parametrize("lam,rho,eps,p", [(1.0, 1.0, 1e-3, 0.5), (0.5, 2.0, 1e-8, 0.9), (2.0, 6.0, 1e-2, 0.5),
+                                           (1.0, 0.99, 1e-5, 0.3)])
+def test_depth_200_against_closed_forms(lam, rho, eps, p):
+    # depth 200 (sympy's exact path raised RecursionError from depth 64): the quadrature against the paper's
+    # closed form for JEPA and the term-by-term series for MAE, both in 40-digit arithmetic (independent of
+    # the quadrature and of sympy). rho = 6 puts u0^(-2L) = rho^400 / eps^2 ~ 1e315 past the float range, so
+    # the log-space evaluation is exercised. 1e-10 relative: quad's 1e-13 plus the rounding of exp(log t) with
+    # log t up to ~700 (700 * 2e-16 = 1.5e-13), with margin.
+    L = 200
+    assert J.time_to_learn("jepa", L, lam, rho, eps, p) == pytest.approx(_jepa_theorem_4_4(L, lam, rho, eps, p), rel=1e-10)
+    assert J.time_to_learn("mae", L, lam, rho, eps, p) == pytest.approx(_mae_series(L, lam, rho, eps, p), rel=1e-10)
+
+
+@pytest.mark.parametrize("obj,L", [("jepa", 12), ("mae", 12), ("jepa", 30), ("mae", 64)])
+def test_deep_time_equals_integration(obj, L):
+    # past SYMBOLIC_DEPTH: the quadrature against LSODA on the lambdified encoder ODE (the ODE itself comes
+    # from the symbolic-depth derivation at L); tolerance as in test_time_equals_integration
+    assert L > J.SYMBOLIC_DEPTH
+    assert J.time_to_learn(obj, L, 0.8, 1.3, 1e-3, 0.6) == pytest.approx(
+        hitting_time_by_integration(obj, L, 0.8, 1.3, 1e-3, 0.6), rel=1e-6)
+
+
+def test_symbolic_depth_derivation_equals_concrete_past_the_switch():
+    # past SYMBOLIC_DEPTH the per-layer ODE is the symbolic-depth derivation evaluated at L; at L = 9 it must
+    # equal the factor-by-factor derivation (differentiating the loss in 9 layer symbols)
+    L = J.SYMBOLIC_DEPTH + 1
+    for obj in J.OBJECTIVES:
+        concrete = J.model(obj).balanced_flow({"enc": L, "pred": 1})
+        assert sp.simplify(J.layer_ode(obj, L) - concrete) == 0
+        assert sp.simplify(J.fixed_point(obj, L) - J.fixed_point(obj, J.L).subs(J.L, L)) == 0
+    with pytest.raises(ValueError, match="depth"):
+        J.time_to_learn("jepa", J.MAX_DEPTH + 1, 1.0, 1.0, 0.5, 0.9)
+
+
 @pytest.mark.claim("jepa.greedy_in_lambda")
 @settings(max_examples=20, deadline=None)
 @given(obj=objectives, L=depths, lam=lams, rho=rhos, c=st.floats(0.1, 10.0))
