@@ -5,6 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory import bottleneck as B
+from theory import bottleneck_limit as BL
 from theory import kernels as K
 
 from ._core import Proof, Step
@@ -102,7 +103,6 @@ def _erf() -> Proof:
 
 def _linear() -> Proof:
     w, q, l = sp.Symbol("w", positive=True), sp.Symbol("q", positive=True), sp.Symbol("l", positive=True)
-    n = sp.Symbol("n", positive=True)
     cf, cg = sp.symbols("c_f c_g", positive=True)
     # the matrix identities are linear in c_f and c_g separately; they are checked at generic rationals
     # (the numeric stage of proofs._core substitutes matrices only)
@@ -123,16 +123,31 @@ def _linear() -> Proof:
     ustar = tau - sp.sqrt(f) * (tau - u0)
     tstar = sp.log(ustar * (tau - u0) / (u0 * (tau - ustar))) / (2 * kap * lam * tau)
     unit = {f: (0.05, 0.95), u0: (0.05, 0.5), tau: (1.0, 3.0)}
+    # the identity network's head kernel, derived (theory.bottleneck_limit) and averaged over all head weights
+    lin = BL.limit_derivation("identity", d_in=1, n_g=1, d=2, n_f=2, points=2)
+    lin_f = BL.gaussian_expectation(lin.theta_f[0, 1], list(lin.W) + list(lin.a))
+    hh = (lin.h[0].T * lin.h[1])[0, 0]
+    # explicit 3 samples, d0 = 2 inputs, k = 2 outputs, d = 2: the sum over samples against the matrix product
+    Xs = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"X_{i}{j}", real=True))
+    Gs = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"G_{i}{j}", real=True))
+    Bs = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"B_{i}{j}", real=True))
+    xs = sp.Matrix(2, 1, lambda i, _: sp.Symbol(f"xe_{i}", real=True))
+    flow_sum = -sum((cg * (xs.T * Xs[j, :].T)[0, 0] * Bs.T * Gs[j, :].T for j in range(3)), sp.zeros(2, 1))
+    flow_mat = -cg * Bs.T * Gs.T * Xs * xs
     steps = [
         Step("linear NTK recursion: Theta_(l+1) = Sigma_(l+1) + w Theta_l", w ** (l + 1) * q + w * (l * w**l * q),
              (l + 1) * w ** (l + 1) * q,
              why="Identity activations: Sigma_l = w^l x.x'/d0 and Dense adds Sigma_new + w Theta; by induction "
                  "Theta = (L+1) w^(L+1) x.x'/d0: c_g of theory.bottleneck.linear_rates (L_g + 1 layers)."),
-        Step("head kernel: Theta_f = 2 w^2 h.h'/d", sp.expand(w * (w * n) + w * (w * n)), 2 * w**2 * n,
-             why="Two dense layers of f, each contributing w^2 h.h'/d (n stands for h.h'/d)."),
-        Step("g in function space is a matrix flow: sum_j Theta_g(x, x_j) B^T G_j = (c_g B^T G^T X) x",
-             -mcg * Bm.T * G.T * X, Adot,
-             why="Theta_g(x, x_j) = c_g x.x_j: the update of h(x) is linear in x, so g_t(x) = A_t x for all t."),
+        Step("head kernel of the identity network: E over the weights of the derived Theta_f = 2 w^2 h.h'/d",
+             lin_f, 2 * BL.w**2 * hh / lin.sizes[2],
+             why="theory.bottleneck_limit.limit_derivation('identity') differentiates the head f(h) = sqrt(w/n) a.(sqrt(w/d) "
+                 "W^T h); the Gaussian expectation over its weights a and W (gaussian_expectation) leaves two equal "
+                 "terms, the readout's and the first layer's: c_f = 2 w^2/d of theory.bottleneck.linear_rates."),
+        Step("g in function space is a matrix flow: -sum_j Theta_g(x, x_j) B^T g_j = -(c_g B^T G^T X) x",
+             flow_sum, flow_mat,
+             why="Theta_g(x, x_j) = c_g x.x_j (rows x_j of X, residuals g_j rows of G): the sum over samples is the "
+                 "matrix product, linear in x, so g_t(x) = A_t x for all t and dA/dt = -c_g B^T G^T X."),
         Step("end-to-end flow: d(BA)/dt = -(c_f grad A^T A + c_g B B^T grad)", Bdot * A + Bm * Adot,
              -(mcf * grad * A.T * A + mcg * Bm * Bm.T * grad),
              why="Product rule on W = BA: the finite-bottleneck network is a preconditioned two-factor linear model "
@@ -164,5 +179,51 @@ def _linear() -> Proof:
                            "dA/dt = -c_g B^T grad, dB/dt = -c_f grad A^T; a balanced mode is logistic.")
 
 
+def _limit() -> Proof:
+    D = BL.limit_derivation()  # tanh, d_in = 1, n_g = 2, d = 2, n_f = 2, two inputs
+    d = D.sizes[2]
+    real = "real"
+    steps = [
+        Step("chain rule through the bottleneck: dF(x_1)/dt = -sum_j K_eff(x_1, x_j) e_j", D.dF_dt[0], D.K_flow[0],
+             domain=real,
+             why="lhs: the network F = f(g(x)) differentiated with respect to every weight and contracted with the "
+                 "gradient flow of the weights; rhs: the effective kernel Theta_f(h, h') + J_f(h) Theta_g(x, x') J_f(h')^T "
+                 "built from the head's parameter gradients, the head's Jacobian in h and the bottleneck map's "
+                 "parameter gradients (theory.bottleneck.effective_kernel's decomposition)."),
+        Step("feature flow: dh(x_1)/dt = -sum_j Theta_g(x_1, x_j) J_f(h_j)^T e_j", D.dh_dt[0], D.velocity[0], domain=real,
+             why="lhs: h = g(x) differentiated through the weights of g under their gradient flow; rhs: the feature "
+                 "velocity of theory.bottleneck.feature_velocity with the derived empirical Theta_g and J_f."),
+        Step("the bottleneck readout's part of Theta_g is diagonal in the bottleneck coordinates",
+             D.theta_g_V, sp.eye(d) * (D.theta_g_V[0, 0]), domain=real,
+             why="Each coordinate h_a has its own readout weights V_{.a}: their gradients for a != b are disjoint, so the "
+                 "cross terms vanish exactly, at any width."),
+        Step("E over the readout weights: Theta_g = theta_g I_d, theta_g the unit average", D.theta_g_expected,
+             sp.eye(d) * D.theta_g_scalar, domain=real,
+             why="The lower layers' part has cross terms V_ka V_kb, with mean delta_ab (gaussian_expectation, heat-kernel "
+                 "rule). theta_g = (w/n_g) sum_k [phi(u_k)phi(u_k') + phi'(u_k)phi'(u_k') w x.x'/d_0] is an average over "
+                 "n_g units, which tends to the fixed NTK Theta_g of theory.bottleneck.g_kernels as n_g -> oo (law of "
+                 "large numbers; the units' Gaussian expectations are the kernel recursions checked above)."),
+        Step("E over the head's readout: Theta_f(h, h') is the unit average of f_empirical_ntk's form",
+             D.theta_f_expected, D.theta_f_scalar, domain=real,
+             why="a_m^2 -> 1: (w/n_f) sum_m [phi(z_m)phi(z_m') + phi'(z_m)phi'(z_m') w h.h'/d], the form of "
+                 "theory.bottleneck.f_empirical_ntk; it tends to the fixed function Theta_f(h, h') of theory.bottleneck."
+                 "f_kernels as n_f -> oo, evaluated at the moving features h_t. What remains random at finite d is J_f, "
+                 "a function of d directions only."),
+    ]
+    return Proof(PAPER, "bottleneck limit dynamics from the parametrisation", steps,
+                 statement="For F = f(g(x)) in NTK parametrisation, gradient flow on all weights gives dF/dt = -sum_j "
+                           "[Theta_f(h, h_j) + J_f(h) Theta_g(x, x_j) J_f(h_j)^T] e_j and dh/dt = -sum_j Theta_g(x, x_j) "
+                           "J_f(h_j)^T e_j, with E Theta_g = theta_g I_d and E Theta_f of the form of f_empirical_ntk: the "
+                           "limit equations of theory.bottleneck, derived by sympy on a symbolic instance (tanh, "
+                           "d_0 = 1, n_g = n_f = d = 2, two inputs).",
+                 assumptions=["NTK parametrisation without biases, standard normal weights, gradient flow on "
+                              "L = sum_j l(F(x_j)) with e_j = dl/dF(x_j).",
+                              "A smooth activation (tanh here) so that every derivative is explicit; the ReLU kernels "
+                              "enter through the Gaussian expectations checked in the ReLU proof.",
+                              "The width limits (unit averages -> expectations) are the law of large numbers; they are "
+                              "stated, not derived symbolically."],
+                 claims=["bottleneck.c-small-target-lazy", "bottleneck.c-scale0.3-speedup", "bottleneck.c-scale6-speedup"])
+
+
 def proofs() -> list[Proof]:
-    return [_relu(), _erf(), _linear()]
+    return [_relu(), _erf(), _linear(), _limit()]
