@@ -643,3 +643,14 @@ def test_member_optimizer_matches_optax():
             q = optax.apply_updates(q, ur)
         np.testing.assert_allclose(np.asarray(p["net"]), np.asarray(q), rtol=1e-5, atol=1e-6)
         assert float(p["_hyp"]["lr"]) == np.float32(0.01) and float(p["_hyp"]["adam"]) == adam
+
+
+@pytest.mark.claim("rft.theorem1", "rft.martingale_bound")
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.floats(0.0, 5.0), st.floats(0.0, 1.0))
+def test_bound_functions_match_symbolic_forms(L, gamma, std):
+    """paper_bound / martingale_bound / crude_bound equal the sympy forms the general-L proof checks."""
+    B = rft.bound_expressions()
+    subs = {rft.L_sym: L, rft.gamma_sym: gamma, rft.std_bound_sym: std}
+    for name, fn in (("paper", rft.paper_bound), ("martingale", rft.martingale_bound), ("crude", rft.crude_bound)):
+        assert abs(fn(L, gamma, std) - float(B[name].subs(subs))) <= 1e-12 * (1 + fn(L, gamma, std))

@@ -63,6 +63,7 @@ __all__ = [
     "time_asymptotics", "Asymptotics", "DEFAULT_CHUNK",
     "group_advantages", "group_gradient_logits", "group_zero_probability", "binary_group_zero_probability",
     "group_zero_probability_from_std", "group_zero_lower_bound", "group_zero_symbolic", "MAX_GROUP",
+    "bound_expressions",
 ]
 
 #: Outputs enumerated per chunk: 2**16 outputs x L int64 tokens is a few MiB.
@@ -1149,3 +1150,21 @@ def group_zero_symbolic(G: int) -> dict:
     return {"p": p_sym ** G + (1 - p_sym) ** G,
             "s": ((1 + root) / 2) ** G + ((1 - root) / 2) ** G,
             "bound": 1 - 2 * (G - 1) * s_sym}
+
+
+L_sym = sp.Symbol("L", positive=True)
+gamma_sym = sp.Symbol("gamma", nonnegative=True)
+std_bound_sym = sp.Symbol("STD", nonnegative=True)
+
+
+def bound_expressions() -> dict:
+    r"""The three gradient bounds as sympy expressions in :data:`L_sym`, :data:`gamma_sym`, :data:`std_bound_sym`
+    (the forms :func:`paper_bound`, :func:`martingale_bound` and :func:`crude_bound` evaluate), for the proofs.
+
+    Returns:
+        ``{"paper": 6 L gamma STD^(2/3), "martingale": sqrt(L) gamma STD, "crude": sqrt(2) L gamma STD}``
+        (Theorem 1 of Razin et al. 2024 as restated; the other two derived here).
+    """
+    L, g, s = L_sym, gamma_sym, std_bound_sym
+    return {"paper": 6 * L * g * s ** sp.Rational(2, 3), "martingale": sp.sqrt(L) * g * s,
+            "crude": sp.sqrt(2) * L * g * s}
