@@ -175,7 +175,7 @@ def f_apply(params: dict, h, *, activation: str = "relu", w_var: float = 1.0, b_
     phi, dphi = _PHI[activation]
     z = np.sqrt(w_var / d) * (h @ W) + np.sqrt(b_var) * b[..., None, :]
     out = np.sqrt(w_var / n) * (phi(z) @ a) + np.sqrt(b_var) * beta[..., None, :]
-    jf = np.sqrt(w_var / n) * np.sqrt(w_var / d) * np.einsum("...dn,...pn,...nk->...pkd", W, dphi(z), a)
+    jf = np.sqrt(w_var / n) * np.sqrt(w_var / d) * np.einsum("...dn,...pn,...nk->...pkd", W, dphi(z), a, optimize=True)
     return out, jf
 
 
@@ -191,9 +191,9 @@ def f_empirical_ntk(params: dict, h1, h2, *, activation: str = "relu", w_var: fl
     phi, dphi = _PHI[activation]
     z1 = np.sqrt(w_var / d) * (h1 @ W) + np.sqrt(b_var) * b[..., None, :]
     z2 = np.sqrt(w_var / d) * (h2 @ W) + np.sqrt(b_var) * b[..., None, :]
-    read = w_var / n * np.einsum("...in,...jn->...ij", phi(z1), phi(z2)) + b_var
+    read = w_var / n * np.einsum("...in,...jn->...ij", phi(z1), phi(z2), optimize=True) + b_var
     a2 = np.mean(a * a, axis=-1)
-    first = w_var / n * np.einsum("...in,...n,...jn->...ij", dphi(z1), a2, dphi(z2))
+    first = w_var / n * np.einsum("...in,...n,...jn->...ij", dphi(z1), a2, dphi(z2), optimize=True)
     return read + first * (w_var * (h1 @ np.swapaxes(h2, -1, -2)) / d + b_var)
 
 
