@@ -322,7 +322,11 @@ def to_markdown(results: Sequence[ProofResult]) -> str:
                 out.append(st.why + "\n")
             defs: list[str] = []
             lt, rt = _latex(st.lhs), _latex(st.rhs)
-            if lt == rt:
+            if lt == rt and not st.exact and not getattr(st.lhs, "free_symbols", True):
+                out.append(f"$$\n{abbrev(lt, defs)}\n$$\n")
+                out.append("*Both sides are numbers computed separately (see the step's text) and agree to the "
+                           "digits shown; the numeric error above is their relative difference.*\n")
+            elif lt == rt:
                 out.append(f"$$\n{abbrev(lt, defs)}\n$$\n")
                 out.append("*Both sides print identically here: the left side is the package's expression and the "
                            "right side the closed form it is compared with, and sympy's automatic evaluation "

@@ -503,3 +503,89 @@ def test_fingerprint_covers_the_theory_and_substrate_a_real_unit_imports(monkeyp
     monkeypatch.setattr(store, "_file_digest",
                         lambda path, *a: "edited" if path.endswith("theory/jepa.py") else real(path, *a))
     assert store.code_fingerprint(SJ.train_modes) != h0
+
+
+class LinkedToyExperiment(ToyExperiment):
+    """The toy with evidence links: a real proof id, a figure and a caption."""
+
+    name = "toylinked"
+    captions = {"toy": "Theory solid, toy measurement dashed."}
+    PROOF = "lidar.the_package_s_lidar_computes_these_formulas"
+
+    def claims(self, config, results):
+        return [dataclasses.replace(c, links={"proof": self.PROOF, "figures": ["toy"]})
+                for c in super().claims(config, results)]
+
+
+def test_report_html_structure_links_and_proof_documents(tmp_path, monkeypatch):
+    """The rendered report of a quick run, parsed as HTML (not string-matched): every table is laid out inside its
+    container (fixed layout at 100% width, cells wrap), every figure has a caption, the claim rows link an
+    existing derivation document at an anchor that exists in it, and a second report reuses the documents."""
+    from html.parser import HTMLParser
+
+    import proofs as _proofs
+    from sims.harness import report as R
+    from sims.harness import store as S
+
+    monkeypatch.setattr(_experiment, "_REGISTRY", {})
+    monkeypatch.setattr(_experiment, "_discover", lambda: None)
+    sims.register(LinkedToyExperiment())
+    # only the linked derivation is checked (the whole lidar module is the proofs test's job), and the code
+    # fingerprint is pinned: other theory modules may be edited while this runs (it is tested on its own above)
+    real_collect = _proofs.collect
+    monkeypatch.setattr(_proofs, "collect",
+                        lambda papers: [p for p in real_collect(papers) if p.id == LinkedToyExperiment.PROOF])
+    monkeypatch.setattr(S, "code_fingerprint", lambda fn: "pinned")
+    out = tmp_path / "rep"
+    write_report(out, scale="quick", seeds=2, progress=False)
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.tags, self.hrefs, self.ids, self.css = [], [], [], set(), ""
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            self.tags.append((tag, list(self.stack)))
+            if tag not in ("img", "br", "meta", "link"):
+                self.stack.append(tag)
+            if "href" in a:
+                self.hrefs.append(a["href"])
+            if "id" in a:
+                self.ids.add(a["id"])
+
+        def handle_endtag(self, tag):
+            if tag in self.stack:
+                while self.stack.pop() != tag:
+                    pass
+
+        def handle_data(self, data):
+            if self.stack and self.stack[-1] == "style":
+                self.css += data
+
+    page = Page()
+    page.feed((out / "index.html").read_text())
+    css = page.css.replace("\n", "")
+    table_rule = css[css.index("table{"):].split("}")[0]
+    assert "table-layout:fixed" in table_rule and "width:100%" in table_rule
+    assert "overflow-wrap:anywhere" in css[css.index("th,td{"):].split("}")[0]
+    assert any(t == "table" for t, _ in page.tags)
+    imgs = [parents for t, parents in page.tags if t == "img"]
+    assert imgs and all("figure" in parents for parents in imgs)
+    assert sum(t == "figcaption" for t, _ in page.tags) == len(imgs)
+    proof_links = [h for h in page.hrefs if h.startswith("proofs/")]
+    assert proof_links, page.hrefs
+    for h in proof_links:
+        doc, anchor = h.split("#")
+        assert anchor == LinkedToyExperiment.PROOF
+        target = Page()
+        target.feed((out / doc).read_text())
+        assert anchor in target.ids  # the anchor the row links to exists in the document
+    meta = json.loads((out / "proofs" / "lidar.json").read_text())
+    assert meta["failed"] == [] and LinkedToyExperiment.PROOF in meta["ids"]
+    # a warm report does not re-run the derivations: the documents are untouched
+    stamp = (out / "proofs" / "lidar.html").stat().st_mtime_ns
+    calls = []
+    monkeypatch.setattr(R, "_markdown_page", lambda *a: calls.append(a) or "")
+    write_report(out, scale="quick", seeds=2, progress=False)
+    assert not calls and (out / "proofs" / "lidar.html").stat().st_mtime_ns == stamp

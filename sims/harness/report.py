@@ -171,7 +171,133 @@ def _write_files(out: pathlib.Path, entries: Sequence[ReportEntry], scale: str) 
          "claims_hold": _counts(e.claims)["claim"][0], "claims_total": _counts(e.claims)["claim"][1],
          "checks_hold": _counts(e.claims)["check"][0], "checks_total": _counts(e.claims)["check"][1],
          "run_dir": _rel(e.out, out), "error": e.error} for e in entries])
-    atomic_write(out / "index.html", render_html(entries, out, scale))
+    atomic_write(out / "index.html", render_html(entries, out, scale, proof_docs=proof_documents(out, entries)))
+
+
+# ------------------------------------------------------------------------------------- derivation documents
+def _proof_ids(entries: Sequence[ReportEntry]) -> set[str]:
+    ids: set[str] = set()
+    for e in entries:
+        for c in e.claims:
+            p = (getattr(c, "links", None) or {}).get("proof")
+            ids.update([p] if isinstance(p, str) else list(p or []))
+    return ids
+
+
+def proof_documents(out: str | os.PathLike, entries: Sequence[ReportEntry]) -> dict[str, str]:
+    """Write the derivation documents behind the report's claim records and return their links.
+
+    For every proof module (``proofs.<paper>``) that a claim record links to, the derivations are checked
+    (:func:`proofs.run_all`) and written as ``out/proofs/<paper>.md`` (the text of ``python -m proofs --markdown``)
+    and ``out/proofs/<paper>.html`` (the same, readable in the browser, with an anchor per proof). A document is
+    rewritten only when the code it depends on changed (the proof module and the theory it imports, by
+    :func:`~sims.harness.store.code_fingerprint`), so a warm report does not re-run the proofs.
+
+    Returns:
+        proof id -> link relative to ``out`` (``proofs/<paper>.html#<id>``), for the ids that exist.
+    """
+    import importlib
+    import json
+
+    import proofs as _proofs
+
+    from .store import code_fingerprint
+
+    out = pathlib.Path(out)
+    wanted = _proof_ids(entries)
+    papers = sorted({i.split(".")[0] for i in wanted} & set(_proofs.paper_modules()))
+    docs: dict[str, str] = {}
+    for paper in papers:
+        mod = importlib.import_module(f"proofs.{paper}")
+        fp = code_fingerprint(mod.proofs) + ":" + code_fingerprint(_proofs.to_markdown)
+        d = out / "proofs"
+        meta_path = d / f"{paper}.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("fingerprint") != fp or not (d / f"{paper}.html").is_file():
+            results = _proofs.run_all(_proofs.collect([paper]))
+            md = _proofs.to_markdown(results)
+            d.mkdir(parents=True, exist_ok=True)
+            atomic_write(d / f"{paper}.md", md)
+            atomic_write(d / f"{paper}.html", _markdown_page(md, f"Derivations: {paper}"))
+            meta = {"fingerprint": fp, "ids": [r.proof.id for r in results],
+                    "failed": [r.proof.id for r in results if not r.ok]}
+            write_json(meta_path, meta)
+        docs.update({i: f"proofs/{paper}.html#{i}" for i in meta.get("ids", [])})
+    return docs
+
+
+def _inline_md(text: str) -> str:
+    """Escape ``text`` and render Markdown's inline code, bold and italics."""
+    import re
+
+    parts = re.split(r"(`[^`]*`)", text)
+    out = []
+    for part in parts:
+        if part.startswith("`") and part.endswith("`") and len(part) >= 2:
+            out.append(f"<code>{html.escape(part[1:-1])}</code>")
+            continue
+        t = html.escape(part, quote=False)
+        t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
+        t = re.sub(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])", r"<i>\1</i>", t)
+        out.append(t)
+    return "".join(out)
+
+
+def _markdown_page(md: str, title: str) -> str:
+    """The derivation Markdown of :func:`proofs.to_markdown` as a plain HTML page: headings, paragraphs, lists,
+    code blocks, the collapsible blocks and anchors it already contains, and display math kept as LaTeX source in
+    a preformatted block (no script, so the page works offline)."""
+    lines = md.splitlines()
+    body: list[str] = []
+    para: list[str] = []
+
+    def flush():
+        if para:
+            body.append("<p>" + _inline_md(" ".join(para)) + "</p>")
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        st = ln.strip()
+        if st in ("$$", "```"):
+            flush()
+            j = i + 1
+            while j < len(lines) and lines[j].strip() != st:
+                j += 1
+            cls = "math" if st == "$$" else "code"
+            body.append(f"<pre class='{cls}'>" + html.escape("\n".join(lines[i + 1 : j])) + "</pre>")
+            i = j + 1
+            continue
+        if st.startswith("<"):
+            flush()
+            body.append(ln)
+        elif st.startswith("#"):
+            flush()
+            level = min(len(st) - len(st.lstrip("#")), 4)
+            body.append(f"<h{level}>{_inline_md(st[level:].strip())}</h{level}>")
+        elif st.startswith("- "):
+            flush()
+            items = []
+            while i < len(lines) and lines[i].strip().startswith("- "):
+                items.append("<li>" + _inline_md(lines[i].strip()[2:]) + "</li>")
+                i += 1
+            body.append("<ul>" + "".join(items) + "</ul>")
+            continue
+        elif not st:
+            flush()
+        else:
+            para.append(st)
+        i += 1
+    flush()
+    css = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.45;"
+           "color:#222}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.6em;"
+           "font-size:.85em}pre.math{background:#f3f6fb}h2{border-bottom:1px solid #ddd;margin-top:2em}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{css}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def _rel(p: pathlib.Path, base: pathlib.Path) -> str:
