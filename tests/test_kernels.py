@@ -143,6 +143,7 @@ def _apply(p, x, *, acts, w, b):
     return ntk_mlp_apply(p, x, activations=list(acts), w_var=w, b_var=b)
 
 
+@pytest.mark.claim("bottleneck.a-ntk-rate", "bottleneck.a-nngp-rate")
 @pytest.mark.parametrize("act", ["relu", "erf"])
 def test_finite_networks_converge_to_analytic_kernels(act):
     """Mean over seeds of the empirical NNGP (hidden features) and NTK (Jacobian contraction) of width-n
