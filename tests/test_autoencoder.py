@@ -557,3 +557,64 @@ def test_matrix_flow_packing_round_trips_and_matches_gradients():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="cov"):
         ae.matrix_flow(fs, np.eye(4))
+
+
+def test_bad_input_is_refused_clearly_and_array_likes_are_accepted():
+    """Issue 17 cases: lists work where arrays are expected (the same numbers as with arrays); bad types and
+    values raise TypeError/ValueError naming the argument; non-finite answers and huge work are refused."""
+    fs = [np.eye(2) * 0.5, np.eye(2) * 0.5]
+    cov = np.diag([2.0, 1.0])
+    lists = [f.tolist() for f in fs]
+    assert ae.matrix_loss(lists, cov.tolist()) == ae.matrix_loss(fs, cov)
+    for a, b in zip(ae.matrix_gradients(lists, cov), ae.matrix_gradients(fs, cov)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ae.balancedness(tuple(lists)), ae.balancedness(fs)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ae.misaligned_gain(lists, np.eye(2).tolist()), ae.misaligned_gain(fs, np.eye(2)))
+    assert ae.matrix_flow(lists, cov)[1].shape == (8,)
+    cases = [
+        (lambda: ae.matrix_loss(fs, [[np.nan, 0], [0, 1]]), ValueError, "cov"),
+        (lambda: ae.matrix_loss([fs[0], np.full((2, 2), np.inf)], cov), ValueError, r"factors\[1\]"),
+        (lambda: ae.matrix_loss("EW", cov), TypeError, "factors"),
+        (lambda: ae.orthogonal_invariants([np.zeros((2, 2))] * 2, np.eye(2)), ValueError, "factors"),
+        (lambda: ae.misaligned_gain(fs, np.eye(2) * 1e300), ValueError, "directions"),
+        (lambda: ae.time_to_learn(2, "1.0", 0.1, 0.5), TypeError, "variance"),
+        (lambda: ae.time_to_learn(2, 1.0, 0.1 + 1j, 0.5), TypeError, "p0"),
+        (lambda: ae.logistic_gain(1.0, 0.1, 1j), TypeError, "time"),
+        (lambda: ae.learning_order([1.0, np.nan]), ValueError, "variances"),
+        (lambda: ae.threshold_rank([1.0, 0.5], threshold="0.1"), TypeError, "threshold"),
+        (lambda: ae.entropy_rank([0.0, 0.0]), ValueError, "spectrum"),
+        (lambda: ae.orthogonal_mode_factors(2, "0.5", 0.5, 0.1, 0.01), TypeError, "alpha"),
+        (lambda: ae.sample_orthogonal_invariants(3, 2, 2, rng=0), TypeError, "rng"),
+        (lambda: ae.depth_lr(2, base_lr=0.1, p0=0.1, ref_depth=1.5), TypeError, "ref_depth"),
+        (lambda: ae.orthogonal_init_spectrum(3, 2, 1e308), ValueError, "alpha"),
+        (lambda: ae.mode_ode(10**6), ValueError, "depth"),  # refused up front (above MAX_SYMBOLIC_DEPTH)
+        (lambda: ae.mode_rhs([2]), TypeError, "depth"),  # was an lru_cache 'unhashable' error
+        (lambda: ae.fuss_catalan(2, 10**6), ValueError, "k"),
+    ]
+    for call, err, name in cases:
+        with pytest.raises(err, match=name):
+            call()
+    assert ae.mode_rhs(np.int64(1)) is ae.mode_rhs(1)  # numpy integers are sizes too (one cache entry)
+
+
+def test_extreme_depths_in_log_space():
+    """default_init_edge / default_init_moment at huge depth: log-space evaluation, finite, and equal to the
+    direct formula where that one is representable (rtol 1e-12: a few roundings of exp/log)."""
+    L = 50
+    direct = 3.0 ** (-L / 2) * math.sqrt((L + 1) ** (L + 1) / L**L)
+    assert ae.default_init_edge(L) == pytest.approx(direct, rel=1e-12)
+    assert ae.default_init_moment(3, 4) == pytest.approx(3.0 ** (-12) * ae.fuss_catalan(3, 4), rel=1e-12)
+    assert math.isfinite(ae.default_init_edge(10**6))
+    assert ae.default_init_moment(10**6, 1) == 0.0  # 3^-L (L + 1) underflows: a finite 0, not an OverflowError
+
+
+def test_deep_mode_ode_is_the_closed_form():
+    """Past CONCRETE_DEPTH the mode ODE comes from the symbolic-depth derivation evaluated at the depth; it must be
+    N s P^(2-2/N) (1-P) (the closed form proved in proofs.autoencoder), at the switch and far beyond it, in
+    bounded time (depth 10**5 was a hang)."""
+    for depth in (ae.CONCRETE_DEPTH + 1, 40, 10**5):
+        n = depth + 2
+        closed = n * ae.s * ae.P ** (2 - sp.Rational(2, n)) * (1 - ae.P)
+        assert sp.simplify(ae.mode_ode(depth) - closed) == 0
+    assert ae.mode_rhs(40)(0.5, 1.0) == pytest.approx(42 * 0.5 ** (2 - 2 / 42) * 0.5, rel=1e-12)

@@ -47,6 +47,7 @@ import numpy as np
 import scipy.integrate
 import sympy as sp
 
+from . import _validate as V
 from . import deeplinear
 from . import lidar as _lidar
 
@@ -75,34 +76,33 @@ LR_RULES = ("exact", "asymptotic", "inverse_depth")
 
 
 # --------------------------------------------------------------------------- validation
-def _check_depth(depth, *, symbolic: bool = False) -> None:
-    if isinstance(depth, bool):
-        raise TypeError(f"depth must be an int >= 0, got {depth!r}")
-    if isinstance(depth, (int, np.integer)):
-        if depth < 0:
-            raise ValueError(f"depth must be an int >= 0 (number of bottleneck layers), got {depth}")
-        return
-    if symbolic and isinstance(depth, sp.Expr):
+#: Deepest bottleneck for which :func:`mode_ode` differentiates the loss factor by factor (sympy's cost grows
+#: steeply with the depth: 7 s at depth 10, 160 s at depth 16 on a loaded CPU). Deeper bottlenecks use the
+#: derivation for a symbolic depth evaluated at the depth (the same expression, tests).
+CONCRETE_DEPTH = 8
+#: Largest integer depth :func:`mode_ode` / :func:`mode_rhs` accept (refused above it, stated up front).
+MAX_SYMBOLIC_DEPTH = 100_000
+_L = sp.Dummy("L", positive=True, integer=True)  # symbolic bottleneck depth of the deep path (unique)
+#: Largest depth of the numeric closed forms (beyond it every gain over- or underflows float64 anyway).
+MAX_DEPTH = 10**6
+
+
+def _check_depth(depth, *, symbolic: bool = False, name: str = "depth", high: int = MAX_DEPTH) -> None:
+    if symbolic and isinstance(depth, sp.Expr) and not isinstance(depth, sp.Number):
         if depth.is_nonnegative is False:
-            raise ValueError(f"depth must be nonnegative, got {depth}")
+            raise ValueError(f"{name} must be nonnegative, got {depth}")
         return
-    raise TypeError(f"depth must be an int >= 0, got {type(depth).__name__} {depth!r}")
+    V.integer(name, depth, low=0, high=high)
 
 
 def _check_positive(name: str, x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {x!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
-    return v
+    return V.real(name, x, low=0.0, low_open=True)
 
 
-def _check_variance(variance) -> np.ndarray:
-    v = np.asarray(variance, dtype=float)
-    if not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ValueError(f"variance must be finite and >= 0, got {variance!r}")
+def _check_variance(variance, name: str = "variance") -> np.ndarray:
+    v = V.array(name, variance)
+    if np.any(v < 0):
+        raise ValueError(f"{name} must be >= 0, got {variance!r}")
     return v
 
 
@@ -155,6 +155,8 @@ def mode_model(depth: int | sp.Expr) -> tuple[deeplinear.ModeModel, dict]:
 
 @functools.cache
 def _mode_ode_cached(depth) -> sp.Expr:
+    if isinstance(depth, int) and depth > CONCRETE_DEPTH:  # the symbolic-depth derivation, evaluated at depth
+        return sp.factor(sp.powsimp(_mode_ode_cached(_L).subs(_L, depth), force=True))
     model, sizes = mode_model(depth)
     n = n_factors(depth)
     a = deeplinear.s  # the common per-factor singular value of the balanced mode
@@ -179,19 +181,27 @@ def mode_ode(depth: int | sp.Expr) -> sp.Expr:
         sympy expression in the module symbols :data:`P` and :data:`s`.
 
     Raises:
-        ValueError: ``depth < 0``. TypeError: ``depth`` not an int.
+        ValueError: ``depth < 0`` or above :data:`MAX_SYMBOLIC_DEPTH`. TypeError: ``depth`` not an int.
+
+    Past :data:`CONCRETE_DEPTH` the derivation runs once for a symbolic depth and is evaluated at ``depth``
+    (milliseconds at any depth; the same expression, ``tests/test_autoencoder.py``).
     """
-    _check_depth(depth, symbolic=True)
+    _check_depth(depth, symbolic=True, high=MAX_SYMBOLIC_DEPTH)
     key = int(depth) if isinstance(depth, (int, np.integer)) else depth
     return _mode_ode_cached(key)
 
 
-@functools.cache
 def mode_rhs(depth: int) -> Callable:
     """:func:`mode_ode` compiled to a numpy function ``f(P, s)`` with ``sympy.lambdify``, vectorised over
-    arrays (a JAX version for batched solves: :func:`sims.substrate.ode.sympy_rhs` of :func:`mode_ode`)."""
-    _check_depth(depth)
-    return sp.lambdify((P, s), mode_ode(int(depth)), modules="numpy")
+    arrays (a JAX version for batched solves: :func:`sims.substrate.ode.sympy_rhs` of :func:`mode_ode`).
+    Cached per depth; ``depth`` is an int in [0, :data:`MAX_SYMBOLIC_DEPTH`]."""
+    _check_depth(depth, high=MAX_SYMBOLIC_DEPTH)
+    return _mode_rhs_cached(int(depth))
+
+
+@functools.cache
+def _mode_rhs_cached(depth: int) -> Callable:
+    return sp.lambdify((P, s), mode_ode(depth), modules="numpy")
 
 
 # --------------------------------------------------------------------------- closed forms
@@ -209,9 +219,9 @@ def logistic_gain(variance, p0: float, time) -> np.ndarray:
     """
     v = _check_variance(variance)
     p0 = _check_positive("p0", p0)
-    tt = np.asarray(time, dtype=float)
-    if np.any(tt < 0) or not np.all(np.isfinite(tt)):
-        raise ValueError(f"time must be finite and >= 0, got {time!r}")
+    tt = V.array("time", time)
+    if np.any(tt < 0):
+        raise ValueError(f"time must be >= 0, got {time!r}")
     return 1.0 / (1.0 + (1.0 - p0) / p0 * np.exp(-2.0 * v * tt))
 
 
@@ -312,7 +322,7 @@ def time_to_learn_asymptotic(depth: int, variance, p0: float, p: float | None = 
 def learning_order(variances) -> np.ndarray:
     """Indices of the modes in the order they are learned: decreasing variance (ties keep index
     order); zero-variance modes, which never move, are left out. From ``t_i/t_j = s_j/s_i``."""
-    v = _check_variance(variances)
+    v = _check_variance(variances, "variances")
     if v.ndim != 1:
         raise ValueError(f"variances must be 1-D, got shape {v.shape}")
     order = np.argsort(-v, kind="stable")
@@ -322,20 +332,25 @@ def learning_order(variances) -> np.ndarray:
 def learned_rank(depth: int, variances, p0: float, times, p: float = 0.5) -> np.ndarray:
     """Predicted number of modes with gain above ``p`` at each of ``times`` (all modes start at
     ``p0 < p``): the greedy staircase ``#{i : time_to_learn(depth, s_i, p0, p) <= t}``."""
-    v = _check_variance(variances)
+    _check_depth(depth)
+    v = _check_variance(variances, "variances")
+    tt = V.array("times", times)
     tl = np.atleast_1d(time_to_learn(depth, v, p0, p))
-    tt = np.asarray(times, dtype=float)
     return (tl[None, :] <= tt.reshape(-1, 1)).sum(axis=1).reshape(tt.shape)
 
 
 # --------------------------------------------------------------------------- matrix flow
 def _chain(factors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``factors`` as a list of finite float matrices (array-likes accepted) chaining shape-wise."""
+    if isinstance(factors, (str, bytes, np.ndarray)) or not isinstance(factors, Sequence):
+        raise TypeError(f"factors must be a list of matrices [E, W_1, ..., D], got {type(factors).__name__}")
     if len(factors) < 2:
         raise ValueError(f"factors must hold at least E and D (>= 2 matrices), got {len(factors)}")
-    for k in range(1, len(factors)):
-        if factors[k].shape[1] != factors[k - 1].shape[0]:
-            raise ValueError(f"factors: shape mismatch between factor {k-1} {factors[k-1].shape} and {k} {factors[k].shape}")
-    return [np.asarray(f, dtype=float) for f in factors]
+    fs = [V.array(f"factors[{k}]", f, ndim=2) for k, f in enumerate(factors)]
+    for k in range(1, len(fs)):
+        if fs[k].shape[1] != fs[k - 1].shape[0]:
+            raise ValueError(f"factors: shape mismatch between factor {k-1} {fs[k-1].shape} and {k} {fs[k].shape}")
+    return fs
 
 
 def _product(factors) -> np.ndarray:
@@ -350,7 +365,7 @@ def matrix_loss(factors: Sequence[np.ndarray], cov: np.ndarray) -> float:
     ``factors = [E, W_1, ..., W_L, D]`` (applied first to last)."""
     fs = _chain(factors)
     A = _product(fs)
-    cov = np.asarray(cov, dtype=float)
+    cov = V.array("cov", cov, ndim=2)
     if cov.shape != (A.shape[0], A.shape[0]) or A.shape[0] != A.shape[1]:
         raise ValueError(f"cov must be ({A.shape[1]}, {A.shape[1]}) and the product square, got cov {cov.shape}, A {A.shape}")
     R = np.eye(A.shape[0]) - A
@@ -379,7 +394,7 @@ def matrix_gradients(factors: Sequence[np.ndarray], cov: np.ndarray) -> list[np.
     """
     fs = _chain(factors)
     A = _product(fs)
-    cov = np.asarray(cov, dtype=float)
+    cov = V.array("cov", cov, ndim=2)
     if cov.shape != (A.shape[0], A.shape[0]) or A.shape[0] != A.shape[1]:
         raise ValueError(f"cov must be ({A.shape[1]}, {A.shape[1]}) and the product square, got cov {cov.shape}, A {A.shape}")
     G = (np.eye(A.shape[0]) - A) @ cov
@@ -431,8 +446,7 @@ def balancedness(factors: Sequence[np.ndarray]) -> list[np.ndarray]:
 def kaiming_uniform_variance(fan_in: int) -> float:
     r"""Entry variance of PyTorch's default ``nn.Linear`` initialisation, Kaiming-uniform with bound
     :math:`b = 1/\sqrt{\text{fan\_in}}`: :math:`b^2/3 = 1/(3\,\text{fan\_in})`."""
-    if isinstance(fan_in, bool) or not isinstance(fan_in, (int, np.integer)) or fan_in < 1:
-        raise ValueError(f"fan_in must be an int >= 1, got {fan_in!r}")
+    fan_in = V.integer("fan_in", fan_in, low=1)
     return 1.0 / (3.0 * fan_in)
 
 
@@ -442,16 +456,32 @@ def fuss_catalan(depth: int, k: int) -> int:
     square matrices with i.i.d. zero-mean entries of variance :math:`1/n` (free multiplicative
     convolution of Marchenko–Pastur laws; universal in the entry law)."""
     _check_depth(depth)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"k must be an int >= 0, got {k!r}")
+    k = V.integer("k", k, low=0)
     L = int(depth)
+    if (L + 1) * k > MAX_FUSS_CATALAN_N:
+        raise ValueError(f"(depth + 1) * k must be <= {MAX_FUSS_CATALAN_N} (exact big-integer binomial), "
+                         f"got depth={L}, k={k}")
     return math.comb((L + 1) * k, k) // (L * k + 1)
+
+
+#: Largest :math:`(L+1)k` of the exact integer :func:`fuss_catalan` (its cost grows with it).
+MAX_FUSS_CATALAN_N = 100_000
 
 
 def default_init_moment(depth: int, k: int) -> float:
     r"""Large-width :math:`\tfrac1n\operatorname{tr}(MM^\top)^k` of a product of ``depth`` square layers
-    with PyTorch default initialisation (entry variance :math:`1/(3n)`): :math:`3^{-Lk}\,FC_L(k)`."""
-    return 3.0 ** (-int(depth) * k) * fuss_catalan(depth, k)
+    with PyTorch default initialisation (entry variance :math:`1/(3n)`): :math:`3^{-Lk}\,FC_L(k)`, evaluated in
+    log space (``lgamma``), so large ``depth * k`` gives the float answer or a clear overflow error."""
+    _check_depth(depth)
+    k = V.integer("k", k, low=0)
+    L = int(depth)
+    if k == 0:
+        return 1.0
+    log_fc = math.lgamma((L + 1) * k + 1) - math.lgamma(k + 1) - math.lgamma(L * k + 1) - math.log(L * k + 1)
+    log_m = log_fc - L * k * math.log(3.0)
+    if log_m > 709.0:
+        raise ValueError(f"default_init_moment(depth={L}, k={k}) = exp({log_m:.1f}) overflows float64")
+    return math.exp(log_m)
 
 
 def default_init_scale(depth: int) -> float:
@@ -475,7 +505,8 @@ def default_init_edge(depth: int) -> float:
     L = int(depth)
     if L == 0:
         return 1.0
-    return 3.0 ** (-L / 2) * math.sqrt((L + 1) ** (L + 1) / L**L)
+    # log space: (L+1)^(L+1)/L^L overflows float64 (and is a huge exact integer) for large L
+    return math.exp(-L / 2 * math.log(3.0) + 0.5 * ((L + 1) * math.log(L + 1) - L * math.log(L)))
 
 
 def default_init_gain(depth: int, d: int, m: int) -> float:
@@ -487,8 +518,10 @@ def default_init_gain(depth: int, d: int, m: int) -> float:
     "initial gain" that the depth rule needs for a default initialisation.
     """
     _check_depth(depth)
-    if not (isinstance(d, (int, np.integer)) and isinstance(m, (int, np.integer))) or m < 1 or d < m:
-        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
+    d = V.integer("d", d, low=1)
+    m = V.integer("m", m, low=1)
+    if m > d:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d}, m={m}")
     return math.sqrt(3.0 ** (-(int(depth) + 2)) * d / m)
 
 
@@ -496,10 +529,12 @@ def orthogonal_init_spectrum(width: int, depth: int, alpha: float) -> np.ndarray
     r"""Singular values of a product of ``depth`` factors :math:`\alpha O_a` with orthogonal
     :math:`O_a`: all equal to :math:`\alpha^L` (no spectral spread)."""
     _check_depth(depth)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an int >= 1, got {width!r}")
+    width = V.integer("width", width, low=1, high=10**8)
     alpha = _check_positive("alpha", alpha)
-    return np.full(int(width), alpha ** int(depth))
+    log_sv = int(depth) * math.log(alpha)
+    if log_sv > 709.0:
+        raise ValueError(f"alpha ** depth = {alpha!r} ** {int(depth)} overflows float64")
+    return np.full(width, math.exp(log_sv))
 
 
 def misaligned_gain(factors: Sequence[np.ndarray], directions: np.ndarray) -> np.ndarray:
@@ -541,7 +576,10 @@ def misaligned_gain(factors: Sequence[np.ndarray], directions: np.ndarray) -> np
     fs = _chain(factors)
     alpha, beta, gamma = orthogonal_invariants(fs, directions)
     p0 = float(np.mean(np.sum(fs[0] ** 2, axis=1))) ** (len(fs) / 2.0)  # rows of E have norm c, p0 = c^N
-    return p0 * (alpha + beta + 2.0 * gamma) / 4.0
+    out = p0 * (alpha + beta + 2.0 * gamma) / 4.0
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"factors: the effective gain overflows float64 (end-to-end scale p0 = {p0!r})")
+    return out
 
 
 def orthogonal_effective_gain(p0: float, d: int, m: int) -> float:
@@ -554,9 +592,11 @@ def orthogonal_effective_gain(p0: float, d: int, m: int) -> float:
     (:func:`orthogonal_mode_factors`, :func:`sample_orthogonal_invariants`, :func:`gain_for_time`) replaces
     it (at d=32, m=16, p0=1e-3: 2.64e-4 (N=3) to 3.00e-4 (N=10), against 2.5e-4 here)."""
     p0 = _check_positive("p0", p0)
-    if not (isinstance(d, (int, np.integer)) and isinstance(m, (int, np.integer))) or m < 1 or d < m:
-        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
-    return p0 * m / (2.0 * d)
+    d = V.integer("d", d, low=1)
+    m = V.integer("m", m, low=1)
+    if m > d:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d}, m={m}")
+    return p0 * (m / (2.0 * d))
 
 
 def orthogonal_invariants(factors: Sequence[np.ndarray], directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -578,16 +618,22 @@ def orthogonal_invariants(factors: Sequence[np.ndarray], directions: np.ndarray)
         ValueError: on shapes.
     """
     fs = _chain(factors)
-    U = np.asarray(directions, dtype=float)
+    U = V.array("directions", directions, ndim=2)
     d = fs[0].shape[1]
-    if U.ndim != 2 or U.shape[0] != d:
+    if U.shape[0] != d:
         raise ValueError(f"directions must be (d, k) = ({d}, k), got shape {U.shape}")
     n = len(fs)
     c2 = float(np.mean(np.sum(fs[0] ** 2, axis=1)))  # rows of E have norm c
     p0 = c2 ** (n / 2.0)
-    alpha = np.sum((fs[0] @ U) ** 2, axis=0) / c2
-    beta = np.sum((fs[-1].T @ U) ** 2, axis=0) / c2
-    gamma = np.einsum("ij,ik,kj->j", U, _product(fs), U) / p0
+    if not (math.isfinite(c2) and c2 > 0 and 0 < p0 < math.inf):
+        raise ValueError(f"factors: the encoder scale c^2 = {c2!r} (p0 = c^N = {p0!r}) must be positive and finite "
+                         "(a zero or overflowing E has no orthogonal invariants)")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked (and reported) just below
+        alpha = np.sum((fs[0] @ U) ** 2, axis=0) / c2
+        beta = np.sum((fs[-1].T @ U) ** 2, axis=0) / c2
+        gamma = np.einsum("ij,ik,kj->j", U, _product(fs), U) / p0
+    if not all(np.all(np.isfinite(x)) for x in (alpha, beta, gamma)):
+        raise ValueError("directions: the invariants overflow float64; directions must be orthonormal columns")
     return alpha, beta, gamma
 
 
@@ -628,14 +674,12 @@ def orthogonal_mode_factors(depth: int, alpha: float, beta: float, gamma: float,
     Raises:
         ValueError: invariants out of range, bad depth or p0.
     """
-    _check_depth(depth)
+    _check_depth(depth, high=10**4)  # builds depth matrices
     p0 = _check_positive("p0", p0)
-    a_, b_, g_ = (float(x) for x in (alpha, beta, gamma))
-    if not 0 <= a_ <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-    if not 0 <= b_ <= 1:
-        raise ValueError(f"beta must be in [0, 1], got {beta!r}")
-    if not math.isfinite(g_) or g_ * g_ > a_ * b_ + 1e-12:
+    a_ = V.real("alpha", alpha, low=0.0, high=1.0)
+    b_ = V.real("beta", beta, low=0.0, high=1.0)
+    g_ = V.real("gamma", gamma)
+    if g_ * g_ > a_ * b_ + 1e-12:
         raise ValueError(f"gamma must satisfy gamma^2 <= alpha*beta = {a_ * b_}, got {gamma!r}")
     n = int(depth) + 2
     c = p0 ** (1.0 / n)
@@ -672,10 +716,13 @@ def sample_orthogonal_invariants(d: int, m: int, n: int, *, rng: np.random.Gener
     Raises:
         ValueError: unless ``1 <= m <= d`` and ``n >= 1`` are ints.
     """
-    if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (d, m, n)) or not 1 <= m <= d:
-        raise ValueError(f"need ints 1 <= m <= d, got d={d!r}, m={m!r}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n!r}")
+    d = V.integer("d", d, low=1)
+    m = V.integer("m", m, low=1)
+    if m > d:
+        raise ValueError(f"need ints 1 <= m <= d, got d={d}, m={m}")
+    n = V.integer("n", n, low=1, high=10**8)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {rng!r}")
     if m == d:
         alpha, beta = np.ones(n), np.ones(n)
     else:
@@ -740,14 +787,15 @@ def depth_lr(depth: int, *, base_lr: float, p0: float | None = None, alpha: floa
         ValueError: bad depth, rule, or scale arguments.
     """
     _check_depth(depth)
-    _check_depth(ref_depth)
+    _check_depth(ref_depth, name="ref_depth")
     base_lr = _check_positive("base_lr", base_lr)
+    p = _check_positive("p", p)
     if rule not in LR_RULES:
         raise ValueError(f"rule must be one of {LR_RULES}, got {rule!r}")
     if (p0 is None) == (alpha is None):
         raise ValueError("give exactly one of p0 (fixed end-to-end gain) and alpha (fixed per-factor scale)")
     if p0 is not None:
-        p0_of = p0 if callable(p0) else (lambda L, _g=p0: _g)
+        p0_of = p0 if callable(p0) else (lambda L, _g=_check_positive("p0", p0): _g)
     else:
         alpha = _check_positive("alpha", alpha)
         if alpha >= 1:
@@ -779,7 +827,8 @@ def threshold_rank(spectrum, threshold: float = 0.01) -> int:
     Raises:
         ValueError: not 1-D, clearly negative values, or ``threshold`` outside (0, 1).
     """
-    sv = np.asarray(spectrum, dtype=float)
+    sv = V.array("spectrum", spectrum)
+    threshold = V.real("threshold", threshold)
     # eigenvalues from float32 eigh can be slightly negative: tolerate round-off of 1e-5 of the largest
     if sv.ndim != 1 or np.any(sv < -1e-5 * (float(np.max(np.abs(sv))) if sv.size else 1.0)):
         raise ValueError(f"spectrum must be a 1-D nonnegative array, got {spectrum!r}")
@@ -793,4 +842,8 @@ def entropy_rank(spectrum) -> float:
     r"""Roy–Vetterli effective rank :math:`\exp(-\sum_i p_i\ln p_i)`, :math:`p_i = \sigma_i/\sum_j\sigma_j`
     (as in RankMe), in [1, n] for a nonzero spectrum: :func:`theory.lidar.effective_rank` after clipping
     round-off negatives of float32 eigenvalues to 0."""
-    return _lidar.effective_rank(np.clip(np.asarray(spectrum, dtype=float), 0.0, None))
+    sv = V.array("spectrum", spectrum, ndim=1, min_size=1)
+    try:
+        return _lidar.effective_rank(np.clip(sv, 0.0, None))
+    except ValueError as err:
+        raise ValueError(f"spectrum: {err}") from None
