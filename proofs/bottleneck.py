@@ -180,7 +180,7 @@ def _linear() -> Proof:
 
 
 def _limit() -> Proof:
-    D = BL.limit_derivation()  # tanh, d_in = 1, n_g = 2, d = 2, n_f = 2, two inputs
+    D = BL.limit_derivation(n_f=1)  # tanh, d_in = 1, n_g = 2, d = 2, n_f = 1, two inputs
     d = D.sizes[2]
     real = "real"
     steps = [
@@ -215,7 +215,7 @@ def _limit() -> Proof:
                            "[Theta_f(h, h_j) + J_f(h) Theta_g(x, x_j) J_f(h_j)^T] e_j and dh/dt = -sum_j Theta_g(x, x_j) "
                            "J_f(h_j)^T e_j, with E Theta_g = theta_g I_d and E Theta_f of the form of f_empirical_ntk: the "
                            "limit equations of theory.bottleneck, derived by sympy on a symbolic instance (tanh, "
-                           "d_0 = 1, n_g = n_f = d = 2, two inputs).",
+                           "d_0 = 1, n_g = d = 2, n_f = 1, two inputs).",
                  assumptions=["NTK parametrisation without biases, standard normal weights, gradient flow on "
                               "L = sum_j l(F(x_j)) with e_j = dl/dF(x_j).",
                               "A smooth activation (tanh here) so that every derivative is explicit; the ReLU kernels "

@@ -87,7 +87,9 @@ from .training import (
                        digits_task,
                        finite_apply,
                        finite_init,
+                       lazy_limit,
                        limit_apply,
+                       limit_initial_kernel,
                        limit_model,
                        ntk_baseline,
                        train_conditional_limit,
@@ -99,4 +101,5 @@ __all__ = [
     "BottleneckConfig", "BottleneckExperiment", "kernel_errors", "mlp_empirical_kernels", "bottleneck_split", "train_finite",
     "train_limit", "train_conditional_limit", "conditional_limit_model", "couple_bottleneck_layer", "finite_init",
     "ntk_baseline", "digits_task", "bottleneck_activations", "limit_model", "limit_apply", "finite_apply", "linear_toy",
+    "lazy_limit", "limit_initial_kernel",
 ]

@@ -36,6 +36,8 @@ class BottleneckConfig(Config):
     steps: int = 500
     record_every: int = 10
     loss_level: float = 0.05
+    centre: bool = True  # train F - F_0 (the random initial output removed): common initial loss for every model
+    c_seeds: int = 24  # draws of the bottleneck limit (h_0, f_0) for the speed-up and test-loss intervals
     # (d) deep linear analogue (this package's two-factor linear toy, theory.bottleneck.linear_flow)
     lin_taus: tuple = (0.3, 1.0, 3.0, 10.0)
     lin_ds: tuple = (3, 5, 20)
@@ -43,8 +45,8 @@ class BottleneckConfig(Config):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "quick": dict(a_widths=(64, 128, 256, 512), a_points=4, a_draws=16, b_widths=(256, 1024, 4096), b_ds=(4, 16, 64),
-                      b_draws=40, c_widths=(64, 256), limit_width=4096, n_train=64, n_test=128, steps=300),
+                      b_draws=40, c_widths=(64, 256), limit_width=4096, n_train=64, n_test=128, steps=300, c_seeds=8),
         "default": {},
         "paper": dict(a_widths=(64, 128, 256, 512, 1024, 2048, 4096), a_points=8, a_draws=128, b_draws=100,
-                      c_widths=(64, 256, 1024, 4096, 16384), limit_width=65536, n_train=256, n_test=448, steps=1000),
+                      c_widths=(64, 256, 1024, 4096, 16384), limit_width=65536, n_train=256, n_test=448, steps=1000, c_seeds=48),
     }

@@ -13,7 +13,7 @@ from .config import BottleneckConfig
 from .kernels import kernel_errors
 from .linear_toy import linear_toy
 from .split import bottleneck_split
-from .training import ntk_baseline, train_conditional_limit, train_finite, train_limit
+from .training import lazy_limit, ntk_baseline, train_conditional_limit, train_finite, train_limit
 
 
 def _time_to(t: np.ndarray, loss: np.ndarray, level: float) -> float:
@@ -75,6 +75,47 @@ def _conditional_distance(fin_out, cond_out, fin_loss, cond_loss, widths, rng, n
     return out
 
 
+def _speed_stats(r: Mapping, level: float, rng, n_boot: int = 2000) -> dict:
+    r"""Speed-ups and test-loss ratios of one target scale (centred outputs: every model starts from the same loss).
+
+    Per draw ``s`` of the limit: :math:`t_{\rm NTK}/t_s` with :math:`t` the time to ``level`` x the initial loss
+    (:func:`_time_to`); the NTK model is seed-free with centred outputs (its seed mean is used). Geometric means
+    over draws and 95% percentile bootstrap intervals (draws resampled). Also the test-loss ratio limit/NTK at the
+    end, the widest finite network's per-seed speed-ups and, when present, the limit's own lazy model
+    (``lazy_train``): its speed-up over the NTK and the trained limit's speed-up over it."""
+    t = np.asarray(r["t"])
+    ntk = np.asarray(r["ntk_train"]).mean(0)
+    lim = np.asarray(r["limit_train"])
+    t_ntk = _time_to(t, ntk, level * ntk[0])
+    t_lim = np.array([_time_to(t, x, level * x[0]) for x in lim])
+    per = t_ntk / t_lim
+    fin = np.asarray(r["finite_train"])[-1]
+    fin_sp = np.array([t_ntk / _time_to(t, x, level * x[0]) for x in fin])
+    test_ntk = float(np.asarray(r["ntk_test"]).mean(0)[-1])
+    test_lim = np.asarray(r["limit_test"])[:, -1]
+    tr = test_lim / test_ntk
+
+    def gm_ci(v):
+        lv = np.log(np.clip(v, 1e-300, None))
+        n = len(lv)
+        boot = [lv[rng.integers(0, n, n)].mean() for _ in range(n_boot)]
+        return float(np.exp(lv.mean())), tuple(float(x) for x in np.exp(np.percentile(boot, [2.5, 97.5])))
+
+    out = {"t_ntk": t_ntk, "t_lim": t_lim, "per_seed": per, "seeds": len(per), "finite_speedup": fin_sp,
+           "test_ntk": test_ntk, "test_lim": test_lim, "test_ratio_per_seed": tr,
+           "test_fin": np.asarray(r["finite_test"])[-1][:, -1],
+           "train_ntk_end": float(ntk[-1]), "train_lim_end": float(lim[:, -1].mean())}
+    out["speedup"], out["speedup_ci"] = gm_ci(per)
+    out["test_ratio"], out["test_ratio_ci"] = gm_ci(tr)
+    if "lazy_train" in r:
+        lz = np.asarray(r["lazy_train"])
+        t_lz = np.array([_time_to(t, x, level * x[0]) for x in lz])
+        out["lazy_per_seed"] = t_ntk / t_lz
+        out["lazy_speedup"] = float(np.exp(np.mean(np.log(np.clip(out["lazy_per_seed"], 1e-300, None)))))
+        out["lazy_ratio"], out["lazy_ratio_ci"] = gm_ci(t_lz / t_lim)
+    return out
+
+
 def _slope(x, y) -> float:
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
@@ -125,6 +166,13 @@ class BottleneckExperiment(Experiment):
             "(right) target scale: finite bottleneck networks (blue, darker = wider) and the infinite-width bottleneck "
             "limit (black), dashed with open markers and a band from the lowest to the highest seed; the pure NTK model "
             "without bottleneck in closed form (solid orange, seed mean)."),
+        "bottleneck_speedup": (
+            "Centred outputs (each model's random initial output removed). (a) Speed-up of the infinite-width "
+            "bottleneck limit over the pure NTK model (time to the common loss level), one open circle per draw of the "
+            "limit, with the geometric mean (bar) and its 95% bootstrap interval (thick line), at each target scale; "
+            "crosses: the speed-up predicted for each draw by kernel regression with its own initial kernel (the "
+            "small-target prediction). (b) Final test loss of the limit over the NTK model's, per draw. Above the grey "
+            "line at 1 in (a) the bottleneck is faster; below it in (b) it generalises better."),
         "bottleneck_finite_to_limit": (
             "Distance between the outputs of each finite network and of the bottleneck limit started from the same "
             "random draws, against width, for both target scales: seeds (dots) and their mean (dashed with open "
@@ -152,7 +200,8 @@ class BottleneckExperiment(Experiment):
                       "t_bottleneck": np.stack([np.asarray(r["t_bottleneck"]) for r in lin]),
                       "t_lazy": np.stack([np.asarray(r["t_lazy"]) for r in lin])}
         base = dict(d=c.d, depth_g=c.depth_g, n_train=c.n_train, n_test=c.n_test, target_class=c.target_class, lr=c.lr,
-                    steps=c.steps, record_every=c.record_every, **common)
+                    steps=c.steps, record_every=c.record_every, centre=c.centre, **common)
+        draws = list(range(c.c_seeds))  # draws of the limit (h_0, f_0): enough for bootstrap intervals
         for scale in c.scales:
             tag = f"scale{scale:g}"
             ctx.log(f"(c) training, {tag}")
@@ -162,9 +211,12 @@ class BottleneckExperiment(Experiment):
                              {f"{tag}-cond-n{n}": dict(base, scale=scale, width=n, limit_width=c.cond_ratio * n)
                               for n in c.c_widths}, desc=f"bottleneck: (c) conditional limit {tag}")
             lim = ctx.sweep(train_limit, {f"{tag}-limit": dict(base, scale=scale, limit_width=c.limit_width)},
-                            desc=f"bottleneck: (c) limit {tag}")[f"{tag}-limit"]
+                            seeds=draws, desc=f"bottleneck: (c) limit {tag}")[f"{tag}-limit"]
+            lazy = ctx.sweep(lazy_limit, {f"{tag}-lazy": dict(base, scale=scale, limit_width=c.limit_width)},
+                             seeds=draws, desc=f"bottleneck: (c) lazy limit {tag}")[f"{tag}-lazy"]
+            # with centred outputs the NTK model has no random part: one draw
             ntk = ctx.sweep(ntk_baseline, {f"{tag}-ntk": dict(base, scale=scale)},
-                            desc=f"bottleneck: (c) ntk {tag}")[f"{tag}-ntk"]
+                            seeds=[0] if c.centre else None, desc=f"bottleneck: (c) ntk {tag}")[f"{tag}-ntk"]
 
             def stack(rs, key):
                 return np.stack([np.asarray(r[key]) for r in rs])
@@ -178,6 +230,8 @@ class BottleneckExperiment(Experiment):
                 "cond_out": np.stack([stack(cond[f"{tag}-cond-n{n}"], "out_train") for n in c.c_widths]),
                 "limit_train": stack(lim, "train"), "limit_test": stack(lim, "test"),
                 "ntk_train": stack(ntk, "train"), "ntk_test": stack(ntk, "test"),
+                "lazy_train": stack(lazy, "train"), "lazy_test": stack(lazy, "test"),
+                "lazy_kernel_trace": np.array([float(x["kernel_trace"]) for x in lazy]),
             }
         return out
 
@@ -300,9 +354,6 @@ class BottleneckExperiment(Experiment):
                 "analogue at this d."))
         speed = {}
         for tag, r in results["c"].items():
-            t = np.asarray(r["t"])
-            lim = np.asarray(r["limit_train"]).mean(0)
-            fin = np.asarray(r["finite_train"]).mean(1)  # (W, R)
             cd = _conditional_distance(r["finite_out"], r["cond_out"], r["finite_train"], r["cond_train"], r["widths"], rng)
             ok = bool(len(cd["fun"]) >= 2 and np.all(cd["fun_ratio"] + 2 * cd["fun_ratio_sd"] < 1))
             train_setup = (f"Digits (scikit-learn), {c.n_train} training inputs, one-vs-rest regression target scaled by "
@@ -346,70 +397,142 @@ class BottleneckExperiment(Experiment):
                 "With few seeds and widths a ratio can sit within 2 sd of 1; a limit of the scale, unless the distance "
                 "stops decreasing at large widths (an open question for ReLU heads, whose Jacobian is piecewise "
                 "constant)."))
-            ntk_m = np.asarray(r["ntk_train"]).mean(0)
-            # each model against its own initial loss (F_0 differs between models)
-            t_ntk = _time_to(t, ntk_m, c.loss_level * ntk_m[0])
-            t_lim = _time_to(t, lim, c.loss_level * lim[0])
-            t_fin = _time_to(t, fin[-1], c.loss_level * fin[-1][0])
-            speed[tag] = (t_ntk / t_lim if math.isfinite(t_lim) else 0.0, t_ntk / t_fin if math.isfinite(t_fin) else 0.0)
-            test = {"limit": float(np.asarray(r["limit_test"]).mean(0)[-1]), "ntk": float(np.asarray(r["ntk_test"]).mean(0)[-1]),
-                    f"finite n={int(r['widths'][-1])}": float(np.asarray(r["finite_test"]).mean(1)[-1, -1])}
+            # (c) speed-up and test loss: centred outputs (F - F_0), so every model starts from the same loss
+            # 1/2 mean(y^2) and the level is common; per seed of the limit (draws of h_0, f_0), bootstrap over seeds
+            sc = _speed_stats(r, c.loss_level, rng)
+            speed[tag] = sc
             large_targets = r["scale"] == max(v["scale"] for v in results["c"].values())
-            want = "> 1 (large targets)" if large_targets else "<= 1 (small targets)"
-            sp = speed[tag][0]
-            holds = bool(sp > 1) if large_targets else bool(sp <= 1)
+            lo, hi = sc["speedup_ci"]
+            holds = bool(lo > 1)
+            link_c = {"theory": ["theory.bottleneck.full_ntk", "theory.bottleneck.ntk_mse_prediction",
+                                 "theory.bottleneck.effective_kernel"],
+                      "proof": "bottleneck.bottleneck_limit_dynamics_from_the_parametrisation",
+                      "figures": ["bottleneck_training", "bottleneck_speedup"]}
+            centred = (" All models are trained on centred outputs F - F_0 (their random initial output removed), so "
+                       f"each starts from the same loss 1/2 mean(y^2); level = {c.loss_level:g} x that loss, common to all "
+                       f"models. {sc['seeds']} draws of the limit (h_0, f_0); 95% percentile bootstrap interval over draws.")
             out.append(Claim(
                 f"bottleneck.c-{tag}-speedup",
-                f"(target scale {r['scale']:g}) " + (
-                    "With targets large against the network's initial outputs, the bottleneck network trains faster than "
-                    "the infinitely wide network without bottleneck (whose features do not move)." if large_targets else
-                    "With targets small against the network's initial outputs, the bottleneck network trains no faster "
-                    "than the infinitely wide network without bottleneck (whose features do not move)."),
-                want, round(sp, 3), "sign", holds,
-                {"t_ntk": t_ntk, "t_limit": t_lim, "t_finite_widest": t_fin, "speedup_finite_widest": speed[tag][1],
-                 "final_test_loss": test,
-                 "final_train_loss": {"limit": float(lim[-1]),
-                                      "ntk": float(np.asarray(r["ntk_train"]).mean(0)[-1])}},
-                kind="claim",
-                links={"theory": ["theory.bottleneck.full_ntk", "theory.bottleneck.ntk_mse_prediction",
-                                  "theory.bottleneck.linear_mode_solution"],
-                       "proof": "bottleneck.linear_bottleneck_two_factor_deep_linear_model",
-                       "figures": ["bottleneck_training"]},
-                detail=train_setup + f" Speed-up = time for the pure NTK model (kernel regression in closed form, "
-                                     f"theory.bottleneck.ntk_mse_prediction) to reach {c.loss_level:g} x its initial "
-                                     "training loss (seed-mean curve) over the same time for the bottleneck limit; the "
-                                     "widest finite network and the final test losses in details. Predicted from the "
-                                     "deep-linear analogue (bottleneck.d-linear-acceleration): acceleration for targets "
-                                     "large against the initial outputs, none for small ones.",
+                f"(target scale {r['scale']:g}) A bottleneck speeds training up: the infinitely wide network with a "
+                "bottleneck reaches a given training loss sooner than the infinitely wide network without one (whose "
+                "features do not move).",
+                "> 1 (95% interval above 1)", round(sc["speedup"], 3), "bootstrap interval", holds,
+                {"interval_95": [round(lo, 3), round(hi, 3)], "per_draw": np.round(sc["per_seed"], 3),
+                 "t_ntk": sc["t_ntk"], "t_limit_per_draw": np.round(sc["t_lim"], 3),
+                 "speedup_finite_widest_per_seed": np.round(sc["finite_speedup"], 3),
+                 "finite_widest_width": int(r["widths"][-1])},
+                kind="claim", links=link_c,
+                detail=train_setup + centred + " Speed-up = time for the pure NTK model (kernel regression in closed form, "
+                                              "theory.bottleneck.ntk_mse_prediction) to reach the level over the time for "
+                                              "the bottleneck limit; geometric mean over draws. The paper's headline "
+                                              "(acceleration), tested at each target scale.",
                 finding="" if holds else (
-                    f"The bottleneck limit reaches the loss level {sp:.2f}x faster than the NTK model (widest finite "
-                    f"network {speed[tag][1]:.2f}x) even at this small target scale. The no-acceleration prediction comes "
-                    "from the linear analogue; on digits with ReLU the bottleneck's moving features speed up fitting at "
-                    "small scale too, and the value depends on the random draws of h_0 and f_0 at few seeds. A departure "
-                    "from the linear analogue, not from the paper's claim about large targets; an open question."
-                    if not large_targets else
-                    f"The bottleneck limit is not faster than the NTK model (speed-up {sp:.2f}, widest finite network "
-                    f"{speed[tag][1]:.2f}) although the targets are large: a departure from the paper's prediction at this "
-                    "scale (training length, loss level), to be checked at the paper preset.")))
+                    f"The bottleneck limit is {'slower' if hi < 1 else 'not clearly faster'} than the NTK model at this "
+                    f"target scale: speed-up {sc['speedup']:.2f} (95% interval {lo:.2f}-{hi:.2f}). With the initial "
+                    "output removed the small-target dynamics are lazy with the bottleneck's own random initial kernel "
+                    "(bottleneck.c-small-target-lazy), which on these inputs is slower than the NTK; the acceleration "
+                    "appears only with targets large against the kernel scale (as in the deep linear analogue). The "
+                    "paper states acceleration without this condition; whether its experiments had large targets is "
+                    "unknown here (only its abstract was available)." if not large_targets else
+                    f"Speed-up {sc['speedup']:.2f} (95% interval {lo:.2f}-{hi:.2f}) although the targets are large: a "
+                    "departure from the paper's headline at this scale.")))
+            lo_t, hi_t = sc["test_ratio_ci"]
+            holds = bool(hi_t < 1)
+            out.append(Claim(
+                f"bottleneck.c-{tag}-test-loss",
+                f"(target scale {r['scale']:g}) A bottleneck improves performance: at the end of training the infinitely "
+                "wide network with a bottleneck has a lower test loss than the one without.",
+                "< 1 (95% interval below 1)", round(sc["test_ratio"], 3), "bootstrap interval", holds,
+                {"interval_95": [round(lo_t, 3), round(hi_t, 3)], "per_draw": np.round(sc["test_ratio_per_seed"], 3),
+                 "test_loss_ntk": sc["test_ntk"], "test_loss_limit_per_draw": np.round(sc["test_lim"], 4),
+                 "test_loss_finite_widest_per_seed": np.round(sc["test_fin"], 4),
+                 "train_loss_end": {"ntk": sc["train_ntk_end"], "limit_mean": sc["train_lim_end"]}},
+                kind="claim", links=link_c,
+                detail=train_setup + centred + f" Measured: test loss ({c.n_test} held-out digits) at the end of training "
+                                              "(t = lr x steps), limit over NTK model, geometric mean over draws. The "
+                                              "paper's 'improved overall performance', read as test loss.",
+                finding="" if holds else
+                f"Test-loss ratio {sc['test_ratio']:.3f} (95% interval {lo_t:.3f}-{hi_t:.3f}): the bottleneck limit "
+                f"does not generalise better than the NTK model on this task at this scale "
+                f"({'worse' if lo_t > 1 else 'no clear difference'}). Its test loss varies strongly between draws of "
+                "h_0 and f_0. A departure from the paper's claim on this task, or a difference of task (the paper's "
+                "datasets and metric are unknown here)."))
+            if "lazy_train" in r:
+                lz_lo, lz_hi = sc["lazy_ratio_ci"]
+                if not large_targets:
+                    err = abs(sc["lazy_ratio"] - 1)
+                    holds = bool(err <= 0.1)
+                    out.append(Claim(
+                        "bottleneck.c-small-target-lazy",
+                        f"(target scale {r['scale']:g}) With small targets the bottleneck network trains like a "
+                        "fixed-kernel model whose kernel is its own random kernel at initialisation, so its speed relative "
+                        "to the network without bottleneck is predicted from that kernel alone (derived here, not from "
+                        "the paper).",
+                        round(sc["lazy_speedup"], 3), round(sc["speedup"], 3), 0.1, holds,
+                        {"measured_over_predicted": round(sc["lazy_ratio"], 3),
+                         "interval_95": [round(lz_lo, 3), round(lz_hi, 3)],
+                         "predicted_per_draw": np.round(sc["lazy_per_seed"], 3), "tolerance_kind": "relative"},
+                        kind="claim",
+                        links={"theory": ["theory.bottleneck.effective_kernel", "theory.bottleneck.f_empirical_ntk",
+                                          "theory.bottleneck.ntk_mse_prediction"],
+                               "proof": "bottleneck.bottleneck_limit_dynamics_from_the_parametrisation",
+                               "figures": ["bottleneck_speedup"]},
+                        detail=train_setup + centred + " Predicted per draw: the speed-up of kernel regression with the "
+                               "limit's tangent kernel at initialisation, K_eff(0) = Theta_f(h_0, h_0') + J_f0 Theta_g "
+                               "J_f0^T (sims.bottleneck.lazy_limit), in closed form; geometric means over draws compared "
+                               "(relative tolerance 10%). Centred outputs move the features by O(target scale), so the "
+                               "prediction becomes exact as the scale goes to 0.",
+                        finding="" if holds else
+                        f"Measured speed-up {sc['speedup']:.3f} against {sc['lazy_speedup']:.3f} predicted from the initial "
+                        f"kernel (ratio {sc['lazy_ratio']:.3f}, 95% interval {lz_lo:.3f}-{lz_hi:.3f}): the features move "
+                        "enough at this scale to change the speed; the prediction is the scale -> 0 limit."))
+                else:
+                    holds = bool(lz_lo > 1)
+                    out.append(Claim(
+                        f"bottleneck.c-{tag}-feature-learning",
+                        f"(target scale {r['scale']:g}) With large targets the bottleneck's features move and this is what "
+                        "accelerates it: the bottleneck network trains faster than a fixed-kernel model with its own "
+                        "initial kernel.",
+                        "> 1 (95% interval above 1)", round(sc["lazy_ratio"], 3), "bootstrap interval", holds,
+                        {"interval_95": [round(lz_lo, 3), round(lz_hi, 3)],
+                         "lazy_speedup_over_ntk": round(sc["lazy_speedup"], 3)},
+                        kind="claim",
+                        links={"theory": ["theory.bottleneck.effective_kernel", "theory.bottleneck.feature_velocity"],
+                               "proof": "bottleneck.bottleneck_limit_dynamics_from_the_parametrisation",
+                               "figures": ["bottleneck_speedup"]},
+                        detail=train_setup + centred + " Measured: time for the limit's own lazy model (kernel regression "
+                               "with K_eff(0), sims.bottleneck.lazy_limit) to reach the level over the time for the "
+                               "trained limit, geometric mean over draws.",
+                        finding="" if holds else
+                        f"The trained limit is not faster than its own initial-kernel model (ratio {sc['lazy_ratio']:.2f}, "
+                        f"interval {lz_lo:.2f}-{lz_hi:.2f}): the acceleration over the NTK model comes from the initial "
+                        "kernel, not from feature learning, at this scale."))
         if len(speed) >= 2:
             tags = sorted(results["c"], key=lambda k: results["c"][k]["scale"])
-            small, large = speed[tags[0]][0], speed[tags[-1]][0]
-            holds = bool(large > 1 and large > small)
+            s_lo, s_hi = speed[tags[0]], speed[tags[-1]]
+            n = min(len(s_lo["per_seed"]), len(s_hi["per_seed"]))
+            d_log = np.log(s_hi["per_seed"][:n]) - np.log(s_lo["per_seed"][:n])  # paired: same draws at both scales
+            boot = [float(np.mean(d_log[rng.integers(0, n, n)])) for _ in range(2000)]
+            lo, hi = np.exp(np.percentile(boot, [2.5, 97.5]))
+            ratio = float(np.exp(d_log.mean()))
+            holds = bool(lo > 1)
             out.append(Claim(
                 "bottleneck.c-acceleration-needs-large-targets",
-                "The bottleneck speeds training up over the infinitely wide network without bottleneck when the targets "
-                "are large, and more so than when they are small.",
-                "speed-up(large) > 1 and speed-up(large) > speed-up(small)",
-                {"small": round(small, 3), "large": round(large, 3)}, "sign", holds, {},
+                "The bottleneck's speed-up over the infinitely wide network without bottleneck grows with the size of "
+                "the targets (as in the deep linear analogue, bottleneck.d-linear-acceleration).",
+                "ratio > 1 (95% interval above 1)", round(ratio, 3), "bootstrap interval", holds,
+                {"interval_95": [round(float(lo), 3), round(float(hi), 3)],
+                 "speedups": {f"scale {results['c'][tg]['scale']:g}": round(speed[tg]['speedup'], 3) for tg in tags}},
                 kind="claim",
-                links={"theory": ["theory.bottleneck.full_ntk", "theory.bottleneck.linear_mode_solution"],
+                links={"theory": ["theory.bottleneck.linear_mode_solution", "theory.bottleneck.full_ntk"],
                        "proof": "bottleneck.linear_bottleneck_two_factor_deep_linear_model",
-                       "figures": ["bottleneck_training"]},
-                detail=f"Speed-ups of bottleneck.c-*-speedup at the smallest and largest target scale {list(c.scales)}.",
+                       "figures": ["bottleneck_speedup"]},
+                detail=f"Speed-ups of bottleneck.c-*-speedup at the smallest and largest target scale {list(c.scales)}, "
+                       "centred outputs; ratio large over small, paired by draw (the same h_0, f_0 at both scales), "
+                       "geometric mean with a 95% bootstrap interval over draws.",
                 finding="" if holds else
-                f"Speed-up {large:.2f} at the large target scale against {small:.2f} at the small one: the bottleneck's "
-                "advantage does not grow with the target here. A departure from the paper's prediction at this scale, or "
-                "seed noise in the small-target speed-up (an open question)."))
+                f"Speed-up ratio large/small {ratio:.2f} (95% interval {lo:.2f}-{hi:.2f}): the bottleneck's advantage "
+                "does not grow clearly with the target here; an open question for the nonlinear network."))
         return out
 
     def plots(self, config: BottleneckConfig, results: Mapping[str, Any], outdir) -> list:
@@ -490,6 +613,33 @@ class BottleneckExperiment(Experiment):
                         P.line_keys(axx, "trained")
                         P.legend(axx, theory_experiment=False, fontsize=6)
             pngs.append(P.save(fig, outdir, "bottleneck_training"))
+            if all("lazy_train" in results["c"][tag] for tag in tags):
+                rng = np.random.default_rng(0)
+                fig, axs = P.figure(1, 2, width=8.8, height=3.4)
+                for j, tag in enumerate(tags):
+                    r = results["c"][tag]
+                    sc = _speed_stats(r, config.loss_level, rng, n_boot=200)
+                    x = np.full(len(sc["per_seed"]), float(j))
+                    jit = np.linspace(-0.15, 0.15, len(x))
+                    axs[0, 0].plot(x + jit, sc["per_seed"], "o", color=cols[0], mfc="none", ms=4,
+                                   label="bottleneck limit, per draw" if j == 0 else None)
+                    axs[0, 0].plot(x + jit, sc["lazy_per_seed"], "x", color=cols[2], ms=4,
+                                   label="its initial-kernel (lazy) model, per draw" if j == 0 else None)
+                    axs[0, 0].plot([j - 0.25, j + 0.25], [sc["speedup"]] * 2, "-", color=cols[0], lw=1.5)
+                    axs[0, 0].plot([j, j], sc["speedup_ci"], "-", color=cols[0], lw=3, alpha=0.5)
+                    axs[0, 1].plot(x + jit, sc["test_ratio_per_seed"], "o", color=cols[0], mfc="none", ms=4)
+                    axs[0, 1].plot([j - 0.25, j + 0.25], [sc["test_ratio"]] * 2, "-", color=cols[0], lw=1.5)
+                    axs[0, 1].plot([j, j], sc["test_ratio_ci"], "-", color=cols[0], lw=3, alpha=0.5)
+                labels = [f"scale {results['c'][tg]['scale']:g}" for tg in tags]
+                for a_, ttl, yl in ((axs[0, 0], "(a) speed-up over the NTK model", "t NTK / t model"),
+                                    (axs[0, 1], "(b) final test loss, bottleneck limit / NTK", "test-loss ratio")):
+                    a_.axhline(1.0, color="grey", lw=0.8)
+                    a_.set_yscale("log")
+                    a_.set_xticks(range(len(tags)), labels)
+                    a_.set(title=ttl, ylabel=yl)
+                axs[0, 0].plot([], [], "-", color=cols[0], lw=3, alpha=0.5, label="geometric mean and 95% interval")
+                P.legend(axs[0, 0], theory_experiment=False, fontsize=6)
+                pngs.append(P.save(fig, outdir, "bottleneck_speedup"))
             if all("cond_out" in results["c"][tag] for tag in tags):
                 fig, axd = P.figure(1, 1, width=4.4, height=3.4)
                 ax1 = axd[0, 0]
