@@ -8,6 +8,10 @@ Examples::
     python -m sims report --out report                 # every experiment -> report/index.html
     python -m sims report --scheduler tcp://host:8786  # sweeps on a Dask cluster
     python -m sims bench --quick
+    python -m sims run jepa --scale quick --no-compile-cache   # compile everything afresh
+
+Compiled JAX programs are kept in a persistent cache (see ``sims.harness.compilation``) unless
+``--no-compile-cache`` is given.
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
                    help="run sweep configurations in N local threads (default: in-process, one at a time)")
     p.add_argument("--fresh", action="store_true", help="discard stored results of earlier (interrupted) runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or log lines")
+    _add_cache_arg(p)
+
+
+def _add_cache_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use JAX's persistent compilation cache (default: on, in $THEORYLAB_JAX_CACHE, else "
+                        "$XDG_CACHE_HOME/theorylab/jax or ~/.cache/theorylab/jax)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     p.add_argument("--no-check", action="store_true",
                    help="exploration: exit 0 even when a target ratio is missed (by default a missed target exits 1)")
+    _add_cache_arg(p)
     return ap
 
 
@@ -187,6 +199,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m sims``; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command in ("run", "report", "bench") and not args.no_compile_cache:
+        from .compilation import enable_compile_cache
+
+        enable_compile_cache()
     try:
         if args.command == "list":
             return _cmd_list()

@@ -22,12 +22,15 @@ step and the records finished before it.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import json
 import math
 import os
 import pathlib
 import tempfile
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +153,163 @@ def _make_fns(loss_fn, optimizer, record_every, record_fn, sampled, has_aux, rec
     return init, advance, final
 
 
+# ------------------------------------------------------------------------------------------- compiled programs
+# ``fit`` compiles one program per *structure* of its call, not per call. The loss, optimizer, record function
+# and sampler are usually closures built afresh for every call (``lambda p, b: loss(p, b, "jepa")``,
+# ``optax.sgd(eta)``), so keying a cache on the objects would never hit. Instead each callable is taken apart
+# into a static key (code objects, constants, the identity of anything opaque) and its *values*: Python floats,
+# numpy/JAX scalars and arrays found in closures, defaults, tuples, dicts and partials. The values become
+# arguments of the compiled program and the callables are rebuilt from the key inside the trace, so two calls
+# that differ only in a learning rate (or a data array of the same shape) share one compilation. When a lifted
+# value is used where JAX needs a concrete number (``if lr > 0``, a shape), tracing raises and that structure is
+# compiled with its values baked in instead (the behaviour before this cache).
+
+_MAX_DEPTH = 12
+_MAX_PROGRAMS = 64
+_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+_NO_LIFT: set = set()
+_CONCRETE_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                    jax.errors.TracerIntegerConversionError, jax.errors.TracerBoolConversionError)
+
+
+class _Ref:
+    """Identity key that holds its object (so its ``id`` cannot be reused while the key is cached)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Ref) and other.obj is self.obj
+
+
+def _split(obj, leaves: list, lift: bool, path: tuple = ()) -> tuple:
+    """Static key of ``obj`` (rebuildable by :func:`_build`); lifted values are appended to ``leaves``."""
+    if len(path) > _MAX_DEPTH or id(obj) in path:
+        return ("r", _Ref(obj))
+    if isinstance(obj, (np.ndarray, np.generic, jax.Array)) and not isinstance(obj, (bool, np.bool_)):
+        if lift and (isinstance(obj, jax.Array) or obj.dtype.kind in "fciu"):
+            leaves.append(obj)
+            return ("x",)
+        return ("r", _Ref(obj))
+    if type(obj) is float:
+        if lift:
+            leaves.append(jnp.asarray(obj))  # weakly typed, as the Python constant would be
+            return ("x",)
+        return ("c", float, obj)
+    here = (*path, id(obj))
+    if isinstance(obj, types.FunctionType):
+        try:
+            cells = tuple(c.cell_contents for c in obj.__closure__ or ())
+        except ValueError:  # an empty cell (a closure variable not assigned yet)
+            return ("r", _Ref(obj))
+        return ("f", obj.__code__, _Ref(obj.__globals__), obj.__name__, obj.__qualname__,
+                _split(obj.__defaults__, leaves, lift, here), _split(obj.__kwdefaults__, leaves, lift, here),
+                tuple(_split(c, leaves, lift, here) for c in cells), _Ref(obj.__dict__) if obj.__dict__ else None)
+    if type(obj) is types.MethodType:
+        return ("m", _split(obj.__func__, leaves, lift, here), _split(obj.__self__, leaves, lift, here))
+    if type(obj) is functools.partial:
+        return ("p", _split(obj.func, leaves, lift, here), _split(obj.args, leaves, lift, here),
+                _split(obj.keywords, leaves, lift, here))
+    if type(obj) in (tuple, list) or (isinstance(obj, tuple) and hasattr(type(obj), "_fields")):
+        return ("t", type(obj), tuple(_split(x, leaves, lift, here) for x in obj))
+    if type(obj) is dict:
+        return ("d", tuple(obj), tuple(_split(v, leaves, lift, here) for v in obj.values()))
+    try:
+        hash(obj)
+    except TypeError:
+        return ("r", _Ref(obj))
+    if isinstance(obj, eqx.Module):  # modules hash by value but may hold arrays: identity is safe
+        return ("r", _Ref(obj))
+    return ("c", type(obj), obj)
+
+
+def _build(node: tuple, leaves):
+    """Inverse of :func:`_split`: the object, with the next items of the iterator ``leaves`` as its values."""
+    tag = node[0]
+    if tag == "x":
+        return next(leaves)
+    if tag == "c":
+        return node[2]
+    if tag == "r":
+        return node[1].obj
+    if tag == "f":
+        _, code, glb, name, qualname, defaults, kwdefaults, cells, fdict = node
+        defaults, kwdefaults = _build(defaults, leaves), _build(kwdefaults, leaves)
+        closure = tuple(types.CellType(_build(c, leaves)) for c in cells) or None
+        f = types.FunctionType(code, glb.obj, name, defaults, closure)
+        f.__kwdefaults__, f.__qualname__ = kwdefaults, qualname
+        if fdict is not None:
+            f.__dict__.update(fdict.obj)
+        return f
+    if tag == "m":
+        return types.MethodType(_build(node[1], leaves), _build(node[2], leaves))
+    if tag == "p":
+        return functools.partial(_build(node[1], leaves), *_build(node[2], leaves), **_build(node[3], leaves))
+    if tag == "t":
+        items = [_build(x, leaves) for x in node[2]]
+        cls = node[1]
+        return cls(*items) if cls not in (tuple, list) else cls(items)
+    if tag == "d":
+        return dict(zip(node[1], [_build(v, leaves) for v in node[2]]))
+    raise AssertionError(f"unknown node {tag!r}")
+
+
+def _programs(fns: tuple, flags: tuple, lift: bool = True) -> tuple[dict, list, tuple]:
+    """The jitted programs of a run whose callables are ``fns = (loss_fn, optimizer, record_fn, sampler)``, from
+    the cache when a call of the same structure made them; the lifted values to pass them; the cache key."""
+    leaves: list = []
+    node = _split(fns, leaves, lift)
+    key = (node, flags, lift)
+    if lift and key in _NO_LIFT:
+        return _programs(fns, flags, lift=False)
+    progs = _PROGRAMS.get(key)
+    if progs is not None:
+        _PROGRAMS.move_to_end(key)
+        return progs, leaves, key
+    record_every, sampled, has_aux, record_opt_state, batched = flags
+
+    def pieces(consts):
+        loss_fn, optimizer, record_fn, sampler = _build(node, iter(consts))
+        init, advance, final = _make_fns(loss_fn, optimizer, record_every, record_fn, sampled, has_aux,
+                                         record_opt_state)
+        if batched:
+            # if_array(0): equinox modules also carry non-array leaves (activation functions), broadcast unbatched
+            data_axis = None if sampled else 0
+            init = eqx.filter_vmap(init, in_axes=(0, 0))
+            advance = eqx.filter_vmap(advance, in_axes=(0, eqx.if_array(0), data_axis, None))
+            final = eqx.filter_vmap(final, in_axes=(0, eqx.if_array(0), data_axis))
+        return init, advance, final, sampler
+
+    def whole(consts, dyn, static, data, key, n_rec):
+        init, advance, final, sampler = pieces(consts)
+        data = sampler if sampled else data
+        carry, hist = advance(init(dyn, key), static, data, jnp.arange(n_rec))
+        return carry, hist, final(carry, static, data)
+
+    def init_c(consts, dyn, key):
+        return pieces(consts)[0](dyn, key)
+
+    def advance_c(consts, carry, static, data, js):
+        _, advance, _, sampler = pieces(consts)
+        return advance(carry, static, sampler if sampled else data, js)
+
+    def final_c(consts, carry, static, data):
+        _, _, final, sampler = pieces(consts)
+        return final(carry, static, sampler if sampled else data)
+
+    progs = {"whole": eqx.filter_jit(whole), "init": eqx.filter_jit(init_c),
+             "advance": eqx.filter_jit(advance_c), "final": eqx.filter_jit(final_c), "advance_raw": advance_c}
+    _PROGRAMS[key] = progs
+    while len(_PROGRAMS) > _MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return progs, leaves, key
+
+
 # ------------------------------------------------------------------------------------------------ checkpoints
 def _to_host(x):
     if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
@@ -267,35 +427,42 @@ def fit(
     sampled = callable(data) and not isinstance(data, eqx.Module)
     if sampled and key is None:
         raise ValueError("key is required when data is a sampling function")
+    if batched and key is None:
+        raise ValueError("key is required with batched=True: pass one PRNG key per seed (leading seed axis), "
+                         "e.g. key=jax.random.split(jax.random.PRNGKey(0), n_seeds)")
     if key is None:
         key = jax.random.PRNGKey(0)
     n_rec = steps // record_every
-    init, advance, final = _make_fns(loss_fn, optimizer, record_every, record_fn, sampled, has_aux,
-                                     record_opt_state)
     dyn, static = eqx.partition(params, eqx.is_inexact_array)
-    if batched:
-        # if_array(0): equinox modules also carry non-array leaves (activation functions), broadcast unbatched
-        data_axis = None if sampled else 0
-        init = eqx.filter_vmap(init, in_axes=(0, 0))
-        advance = eqx.filter_vmap(advance, in_axes=(0, eqx.if_array(0), data_axis, None))
-        final = eqx.filter_vmap(final, in_axes=(0, eqx.if_array(0), data_axis))
     rax = 1 if batched else 0  # the record axis of losses/records/aux
     chunked = bool(progress) or chunk is not None or checkpoint_dir is not None
+    fns = (loss_fn, optimizer, record_fn, data if sampled else None)
+    flags = (record_every, sampled, has_aux, bool(record_opt_state), bool(batched))
+    arg_data = None if sampled else data
+    progs, consts, pkey = _programs(fns, flags)
+    while True:
+        try:
+            if not chunked:
+                carry, hist, end = progs["whole"](consts, dyn, static, arg_data, key, n_rec)
+            else:
+                carry = progs["init"](consts, dyn, key)
+                hist_def = jax.tree_util.tree_structure(
+                    eqx.filter_eval_shape(progs["advance_raw"], consts, carry, static, arg_data, jnp.arange(1))[1])
+            break
+        except _CONCRETE_ERRORS:
+            if not pkey[2]:
+                raise
+            # a lifted value is used as a concrete number (``if lr > 0``, a shape): bake the values in instead
+            _NO_LIFT.add(pkey)
+            _PROGRAMS.pop(pkey, None)
+            progs, consts, pkey = _programs(fns, flags, lift=False)
 
     if not chunked:
-        def whole(dyn, static, data, key):
-            carry, hist = advance(init(dyn, key), static, data, jnp.arange(n_rec))
-            return carry, hist, final(carry, static, data)
-
-        carry, hist, end = eqx.filter_jit(whole)(dyn, static, data, key)
         hist = jax.tree_util.tree_map(np.asarray, hist)
         bad = np.atleast_1d(np.asarray(carry[3]))
     else:
         size = int(chunk) if chunk is not None else max(1, math.ceil(n_rec / 50))
-        init_j, adv_j, fin_j = eqx.filter_jit(init), eqx.filter_jit(advance), eqx.filter_jit(final)
-        carry = init_j(dyn, key)
-        hist_def = jax.tree_util.tree_structure(
-            eqx.filter_eval_shape(advance, carry, static, data, jnp.arange(1))[1])
+        adv_j, fin_j = progs["advance"], progs["final"]
         parts: list[list[np.ndarray]] = []  # per chunk, the flat leaves of (losses, records, aux)
         done, ckpt, meta = 0, None, None
         if checkpoint_dir is not None:
@@ -315,7 +482,7 @@ def fit(
             since = 0
             while done < n_rec:
                 n = min(size, n_rec - done)
-                carry, h = adv_j(carry, static, data, jnp.arange(done, done + n))
+                carry, h = adv_j(consts, carry, static, arg_data, jnp.arange(done, done + n))
                 parts.append([np.asarray(x) for x in jax.tree_util.tree_leaves(h)])
                 done += n
                 since += 1
@@ -334,7 +501,7 @@ def fit(
                 bar.close()
         hist = jax.tree_util.tree_unflatten(hist_def, _concat(parts, rax))
         bad = np.atleast_1d(np.asarray(carry[3]))
-        end = fin_j(carry, static, data) if not np.any(bad >= 0) else None
+        end = fin_j(consts, carry, static, arg_data) if not np.any(bad >= 0) else None
 
     step_idx = np.arange(0, steps + 1, record_every)
     if np.any(bad >= 0):
