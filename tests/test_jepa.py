@@ -450,8 +450,63 @@ def test_trained_network_follows_the_ode():
 def test_bad_input_names_the_parameter(kwargs, name):
     args = dict(objective="jepa", depth=2, lam=1.0, rho=1.0, eps=1e-3, p=0.5)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises((TypeError, ValueError), match=name):  # TypeError for a bad type (depth=2.5, True)
         J.time_to_learn(**args)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(lam="1.0"), "lam"), (dict(rho="2"), "rho"), (dict(eps=1e-3 + 0j), "eps"), (dict(p=None), "p"),
+    (dict(depth="2"), "depth"), (dict(depth=[2]), "depth"),
+])
+def test_bad_types_are_type_errors(kwargs, name):
+    """Issue 17: numeric strings, complex numbers and None are a TypeError naming the argument everywhere."""
+    args = dict(objective="jepa", depth=2, lam=1.0, rho=2.0, eps=1e-3, p=0.5)
+    args.update(kwargs)
+    with pytest.raises(TypeError, match=name):
+        J.time_to_learn(**args)
+
+
+def test_extreme_input_is_answered_or_refused_clearly():
+    """Issue 17 cases. lam = 1e308 is legal: the time is the lam = 1 time / 1e308 (t is exactly 1/lam-homogeneous;
+    relative 1e-12 from the quadrature path it now takes). eps = 1e-300 needs a time ~1e450: refused with the
+    reason (was a ZeroDivisionError from lambdified code), also through learning_times/learning_order. Symbolic
+    work is bounded: depth 10**6 is refused up front (was a hang), the unhashable depth [2] of a cached function
+    is a TypeError naming depth (was an lru_cache error)."""
+    t1 = J.time_to_learn("jepa", 2, 1.0, 2.0, 0.01)
+    assert J.time_to_learn("jepa", 2, 1e308, 2.0, 0.01) == pytest.approx(t1 / 1e308, rel=1e-12)
+    feats = [(1.0, 0.5), (0.7, 1.2)]
+    for call in (lambda: J.time_to_learn("jepa", 2, 1.0, 2.0, 1e-300), lambda: J.learning_times("jepa", 2, feats, 1e-300),
+                 lambda: J.learning_order("jepa", 2, feats, 1e-300)):
+        with pytest.raises(ArithmeticError, match="eps=1e-300") as info:
+            call()
+        assert not isinstance(info.value, ZeroDivisionError)
+    for call in (lambda: J.layer_ode("jepa", 10**6), lambda: J.encoder_ode("mae", 10**6),
+                 lambda: J.critical_time_expansion("jepa", J.MAX_EXPANSION_DEPTH + 1)):
+        with pytest.raises(ValueError, match="depth"):
+            call()
+    for call in (lambda: J.mode_rhs("jepa", [2]), lambda: J.hitting_integrand("jepa", [2]),
+                 lambda: J.critical_time_expansion("jepa", 2, time_scale=[1])):
+        with pytest.raises(TypeError, match="depth|time_scale"):
+            call()
+    with pytest.raises(ValueError, match="rho"):
+        J.time_to_learn("jepa", 2, 1.0, 1e308, 0.01)  # the fixed point rho**L overflows: refused, named
+
+
+def test_full_flow_accepts_array_likes_and_refuses_non_finite():
+    rng = np.random.default_rng(0)
+    layers, pred = [rng.normal(size=(2, 2)) for _ in range(2)], rng.normal(size=(2, 2))
+    sxx, syx = np.eye(2), np.diag([1.0, 0.5])
+    dW, dV = J.full_flow("jepa", layers, pred, sxx, syx)
+    dW2, dV2 = J.full_flow("jepa", [m.tolist() for m in layers], pred.tolist(), sxx.tolist(), syx.tolist())
+    np.testing.assert_array_equal(dV, dV2)
+    for a, b in zip(dW, dW2):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"predictor"):
+        J.full_flow("jepa", layers, np.full((2, 2), np.nan), sxx, syx)
+    with pytest.raises(ValueError, match="overflows"):
+        J.full_flow("jepa", layers, pred * 1e300, sxx, syx)
+    with pytest.raises(TypeError, match="sigma_yx"):
+        J.full_flow("jepa", layers, pred, sxx, syx + 1j)
 
 
 def test_bad_shapes_and_symbolic_input():

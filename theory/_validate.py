@@ -12,13 +12,15 @@ the offending value. Conventions:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["real", "integer", "array", "probability_vector", "symmetric_matrix", "one_of"]
+__all__ = ["real", "integer", "array", "probability_vector", "symmetric_matrix", "one_of", "cached"]
 
 
 def _show(x) -> str:
@@ -151,3 +153,37 @@ def one_of(name: str, x, options: Sequence):
     if not ok or (isinstance(x, bool) and not any(o is x for o in options)):
         raise ValueError(f"{name} must be one of {list(options)}, got {_show(x)}")
     return x
+
+
+def cached(fn):
+    """``functools.cache`` for a public function whose arguments are validated in its body.
+
+    A plain cache hashes the arguments *before* the body runs, so an unhashable bad argument (a list where a
+    depth is expected) surfaced as ``TypeError: unhashable type: 'list'``, naming neither the argument nor the
+    value. This wrapper names it. ``cache_info``/``cache_clear`` are kept.
+    """
+    inner = functools.cache(fn)
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return inner(*args, **kwargs)
+        except TypeError as err:
+            if "unhashable" not in str(err):
+                raise
+            try:
+                bound = sig.bind(*args, **kwargs).arguments
+            except TypeError:
+                raise err from None
+            for name, value in bound.items():
+                try:
+                    hash(value)
+                except TypeError:
+                    raise TypeError(f"{name} must be a number, string or other hashable value, got {_show(value)} "
+                                    f"({type(value).__name__})") from None
+            raise
+
+    wrapper.cache_info = inner.cache_info
+    wrapper.cache_clear = inner.cache_clear
+    return wrapper

@@ -47,6 +47,7 @@ import numpy as np
 import scipy.integrate
 import sympy as sp
 
+from . import _validate as V
 from .deeplinear import ModeModel
 from .deeplinear import s as _s
 
@@ -63,6 +64,7 @@ __all__ = [
     "hitting_integrand",
     "hitting_time_quadrature",
     "MAX_DEPTH",
+    "MAX_EXPANSION_DEPTH",
     "SYMBOLIC_DEPTH",
     "lam",
     "layer_ode",
@@ -74,6 +76,7 @@ __all__ = [
     "pack",
     "predictor_ode",
     "rho",
+    "temporal_features",
     "time_to_learn",
     "u",
     "unpack",
@@ -108,6 +111,9 @@ SYMBOLIC_DEPTH = 8
 #: Deepest encoder :func:`time_to_learn` accepts (the quadrature's cost does not grow with depth; the bound
 #: keeps the float exponents (2L-1) x of the log-space integrand far from overflow).
 MAX_DEPTH = 100_000
+#: Deepest encoder :func:`critical_time_expansion` accepts: its series has 2L - 1 terms and sympy's series work
+#: grows with L (0.4 s at L = 32; a RecursionError at L = 64).
+MAX_EXPANSION_DEPTH = 32
 
 
 # ----------------------------------------------------------------------------- validation
@@ -117,28 +123,19 @@ def _check_objective(objective) -> str:
     return objective
 
 
-def _check_depth(depth, *, symbolic_ok: bool = False):
+def _check_depth(depth, *, symbolic_ok: bool = False, high: int | None = None):
+    high = MAX_DEPTH if high is None else high
     if symbolic_ok and isinstance(depth, sp.Expr) and not isinstance(depth, sp.Integer):
         if depth.is_positive is False:
             raise ValueError(f"depth must be positive, got {depth}")
         return depth
     if isinstance(depth, sp.Integer):
         depth = int(depth)
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    if depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    return int(depth)
+    return V.integer("depth", depth, low=1, high=high)
 
 
 def _check_pos(name: str, x) -> float:
-    try:
-        xf = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {x!r}") from None
-    if not math.isfinite(xf) or xf <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
-    return xf
+    return V.real(name, x, low=0.0, low_open=True)
 
 
 def _time_factor(time_scale, depth) -> int:
@@ -267,7 +264,7 @@ def fixed_point(objective: Objective, depth, *, which: Literal["w", "v", "P"] = 
     return sp.powsimp(sp.expand_power_base(s_star ** power[which], force=True), force=True)
 
 
-@functools.cache
+@V.cached
 def hitting_integrand(objective: Objective, depth: int) -> tuple[sp.Expr, sp.Expr]:
     r"""Split :math:`dt = ds/\dot s` in the normalised variable :math:`u = s/s^*` as ``(C, g)``:
     :math:`dt = C(\lambda,\rho)\, g(u)\, du`.
@@ -392,26 +389,25 @@ def _validate_time_args(objective, depth, lam_, rho_, eps_, p_):
     _check_objective(objective)
     d = _check_depth(depth)
     lam_f = _check_pos("lam", lam_)
-    try:
-        rho_f = float(rho_)
-    except (TypeError, ValueError):
-        raise ValueError(f"rho must be a real number, got {rho_!r}") from None
-    if not math.isfinite(rho_f) or rho_f <= 0:
+    rho_f = V.real("rho", rho_)
+    if rho_f <= 0:
         raise ValueError(f"rho must be finite and > 0 (a mode with rho <= 0 never grows), got {rho_!r}")
-    try:
-        p_f = float(p_)
-    except (TypeError, ValueError):
-        raise ValueError(f"p must be a real number, got {p_!r}") from None
+    p_f = V.real("p", p_)
     if not 0.0 < p_f < 1.0:
         raise ValueError(f"p must lie in (0, 1), got {p_!r}")
+    eps_f = V.real("eps", eps_)
     wstar = float(fixed_point(objective, d).subs(rho, rho_f))
-    try:
-        eps_f = float(eps_)
-    except (TypeError, ValueError):
-        raise ValueError(f"eps must be a real number, got {eps_!r}") from None
-    if not (math.isfinite(eps_f) and 0.0 < eps_f < p_f * wstar):
+    if not (math.isfinite(wstar) and wstar > 0):
+        raise ValueError(f"rho={rho_!r}: the fixed point rho**L (depth {d}) is {wstar!r}, outside the float range")
+    if not (0.0 < eps_f < p_f * wstar):
         raise ValueError(f"eps must lie in (0, p * fixed point) = (0, {p_f * wstar:.6g}), got {eps_!r}")
     return d, lam_f, rho_f, eps_f, p_f
+
+
+def _exact_path_in_range(d: int, lam_f: float, rho_f: float, eps_f: float) -> bool:
+    """Whether every float factor of the exact path stays within e^{+-300} (no overflow, underflow or 1/0 there)."""
+    u0_log = math.log(eps_f) / d - math.log(rho_f)  # ln u0 up to the objective's O(1) power of rho
+    return all(abs(x) < 300.0 for x in (math.log(lam_f), 2 * d * math.log(rho_f), 2 * d * u0_log))
 
 
 def time_to_learn(objective: Objective, depth: int, lam, rho, eps, p: float = 0.5, *, time_scale=1) -> float:
@@ -445,7 +441,9 @@ def time_to_learn(objective: Objective, depth: int, lam, rho, eps, p: float = 0.
         ValueError: naming the offending parameter.
     """
     d, lam_f, rho_f, eps_f, p_f = _validate_time_args(objective, depth, lam, rho, eps, p)
-    if d > SYMBOLIC_DEPTH:  # sympy's exact path is slow there: log-space quadrature of the same derived integrand
+    # past SYMBOLIC_DEPTH sympy's exact path is slow; at extreme scales its float terms (1/u0^(2L-1), lam rho^(2L-1))
+    # over- or underflow: both go to the log-space quadrature of the same derived integrand
+    if d > SYMBOLIC_DEPTH or not _exact_path_in_range(d, lam_f, rho_f, eps_f):
         return hitting_time_quadrature(objective, d, lam_f, rho_f, eps_f, p_f, time_scale=time_scale)
     factor = _time_factor(time_scale, d)
     f_C, f_prim, f_reg, exact_reg = _numeric_parts(objective, d)
@@ -468,11 +466,17 @@ def learning_times(
     objective: Objective, depth: int, features: Sequence[tuple[float, float]], eps: float, *, p: float = 0.5, time_scale=1
 ) -> np.ndarray:
     """:func:`time_to_learn` for each feature ``(lam, rho)``; a float array of the same length."""
+    _check_objective(objective)
+    _check_depth(depth)
+    V.real("eps", eps)
+    V.real("p", p)
+    if isinstance(features, (str, bytes)) or not hasattr(features, "__len__"):
+        raise TypeError(f"features must be a sequence of (lam, rho) pairs, got {features!r}")
     if len(features) < 1:
         raise ValueError("features must hold at least one (lam, rho) pair")
     out = []
     for i, f in enumerate(features):
-        if len(f) != 2:
+        if isinstance(f, (str, bytes)) or not hasattr(f, "__len__") or len(f) != 2:
             raise ValueError(f"features[{i}] must be a (lam, rho) pair, got {f!r}")
         out.append(time_to_learn(objective, depth, f[0], f[1], eps, p, time_scale=time_scale))
     return np.array(out)
@@ -542,7 +546,7 @@ class CriticalTime:
         return float(sp.N(val.doit() if isinstance(val, sp.Expr) else val, 20))
 
 
-@functools.cache
+@V.cached
 def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -> CriticalTime:
     r"""The small-:math:`\epsilon` asymptotic series of :func:`time_to_learn` (sympy), derived.
 
@@ -564,7 +568,7 @@ def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -
         time_scale: ``1`` or ``"L"``.
     """
     _check_objective(objective)
-    d = _check_depth(depth)
+    d = _check_depth(depth, high=MAX_EXPANSION_DEPTH)
     factor = _time_factor(time_scale, d)
     C, g, principal, regular, prim = _split_integrand(objective, d)
     s_star = _layer_fixed_point(objective, d)
@@ -607,7 +611,7 @@ def critical_time_expansion(objective: Objective, depth: int, *, time_scale=1) -
 
 
 # ----------------------------------------------------------------------------- numerics
-@functools.cache
+@V.cached
 def mode_rhs(objective: Objective, depth: int, *, time_scale=1):
     """Numeric ``f(w, lam, rho)`` of :func:`encoder_ode` (numpy-vectorised; lambdified from sympy)."""
     return sp.lambdify((w, lam, rho), encoder_ode(objective, _check_depth(depth), time_scale=time_scale), "numpy")
@@ -632,8 +636,14 @@ def full_flow(
         ``(dlayers, dpredictor)`` with the same shapes.
     """
     _check_objective(objective)
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+        raise TypeError(f"layers must be a list of (d, d) matrices, got {layers!r}")
     if len(layers) < 1:
         raise ValueError("layers must hold at least one matrix")
+    predictor = V.array("predictor", predictor, ndim=2)
+    sigma_xx = V.array("sigma_xx", sigma_xx, ndim=2)
+    sigma_yx = V.array("sigma_yx", sigma_yx, ndim=2)
+    layers = [V.array(f"layers[{i}]", m, ndim=2) for i, m in enumerate(layers)]
     d = predictor.shape[0]
     for name, m in [("predictor", predictor), ("sigma_xx", sigma_xx), ("sigma_yx", sigma_yx),
                     *[(f"layers[{i}]", m) for i, m in enumerate(layers)]]:
@@ -651,17 +661,24 @@ def full_flow(
     for a in range(Lk - 1, -1, -1):
         dW[a] = -suffix.T @ G @ prefix[a].T
         suffix = suffix @ layers[a]
+    if not (np.all(np.isfinite(dV)) and all(np.all(np.isfinite(x)) for x in dW)):
+        raise ValueError("full_flow: the flow overflows float64 at this state (layers/predictor/sigma entries too large)")
     return dW, dV
 
 
 def pack(layers, predictor) -> np.ndarray:
     """Flatten ``([W_1..W_L], V)`` into one vector (for :func:`sims.substrate.ode.solve`)."""
-    return np.concatenate([np.ravel(m) for m in [*layers, predictor]])
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+        raise TypeError(f"layers must be a list of matrices, got {layers!r}")
+    mats = [V.array(f"layers[{i}]", m) for i, m in enumerate(layers)] + [V.array("predictor", predictor)]
+    return np.concatenate([np.ravel(m) for m in mats])
 
 
 def unpack(y: np.ndarray, d: int, depth: int):
     """Inverse of :func:`pack`: ``([W_1..W_L], V)``."""
-    y = np.asarray(y)
+    y = V.array("y", y)
+    d = V.integer("d", d, low=1)
+    depth = V.integer("depth", depth, low=0)
     if y.size != (depth + 1) * d * d:
         raise ValueError(f"y must have {(depth + 1) * d * d} entries for d={d}, depth={depth}, got {y.size}")
     mats = y.reshape(depth + 1, d, d)
@@ -672,7 +689,12 @@ def full_flow_rhs(objective: Objective, d: int, depth: int, sigma_xx, sigma_yx):
     """``rhs(t, y)`` of :func:`full_flow` on packed vectors, for ``solve_ivp``."""
     _check_objective(objective)
     _check_depth(depth)
-    sxx, syx = np.asarray(sigma_xx, float), np.asarray(sigma_yx, float)
+    d = V.integer("d", d, low=1)
+    sxx = V.array("sigma_xx", sigma_xx, ndim=2)
+    syx = V.array("sigma_yx", sigma_yx, ndim=2)
+    for name, m in (("sigma_xx", sxx), ("sigma_yx", syx)):
+        if m.shape != (d, d):
+            raise ValueError(f"{name} must have shape (d, d) = ({d}, {d}) for d={d}, got {m.shape}")
 
     def rhs(t, y):
         Ws, V = unpack(y, d, depth)
@@ -680,3 +702,46 @@ def full_flow_rhs(objective: Objective, d: int, depth: int, sigma_xx, sigma_yx):
         return pack(dW, dV)
 
     return rhs
+
+
+# ----------------------------------------------------------------------------- temporal (dynamic) data model
+@functools.cache
+def _temporal_moments():
+    """Derive (lam, rho) of the stationary AR(1) feature from the model (sympy): x = z_t, y = z_{t+1} = gamma z_t + xi,
+    z_t and xi independent, zero mean, variances v and q; stationarity Var(y) = Var(x) fixes q."""
+    gamma, var, q = sp.symbols("gamma v q", positive=True)
+    cov = sp.diag(var, q)  # covariance of (z_t, xi)
+    x_c, y_c = sp.Matrix([1, 0]), sp.Matrix([gamma, 1])  # coefficients of x and y on (z_t, xi)
+    q_star = sp.solve(sp.Eq((y_c.T * cov * y_c)[0], (x_c.T * cov * x_c)[0]), q)[0]
+    s_yx = sp.simplify((y_c.T * cov * x_c)[0].subs(q, q_star))
+    s_xx = sp.simplify((x_c.T * cov * x_c)[0])
+    return gamma, var, s_yx, sp.simplify(s_yx / s_xx), sp.factor(q_star)
+
+
+def temporal_features(gamma, variance) -> tuple[float, float]:
+    r"""``(lam, rho)`` of a feature of the temporal (dynamic) data model: :math:`x = z_t`, :math:`y = z_{t+1}`.
+
+    Model (derived here, not quoted from the paper: the paper has a static and a dynamic linear model whose exact
+    statement was not available): each feature follows a stationary AR(1) process
+    :math:`z_{t+1} = \gamma z_t + \xi_t` with :math:`\mathrm{Var}(z) = v` and independent innovations of variance
+    :math:`v(1-\gamma^2)` (stationarity, derived by sympy). Then :math:`\Sigma_{yx} = \gamma v`,
+    :math:`\Sigma_{xx} = v`, so :math:`\lambda = \gamma v` and :math:`\rho = \gamma`: the regression coefficient is the
+    persistence (slowness). Every result of this module then applies with these (lam, rho); in particular deep
+    JEPA's bias towards large rho is a bias towards slowly varying features, while MAE orders by
+    :math:`\lambda = \gamma v` (variance times persistence). Checked against sampled pairs (tests) and trained
+    full networks (experiment ``jepa``, claims ``jepa.temporal_full_matrix_*``).
+
+    Args:
+        gamma: persistence in (0, 1) (a non-positive gamma gives rho <= 0, a mode JEPA never learns).
+        variance: stationary variance v > 0.
+
+    Returns:
+        ``(lam, rho)`` as floats.
+
+    Raises:
+        TypeError / ValueError: naming the argument.
+    """
+    g_f = V.real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
+    v_f = V.real("variance", variance, low=0.0, low_open=True)
+    g_s, v_s, s_yx, rho_e, _ = _temporal_moments()
+    return float(s_yx.subs({g_s: g_f, v_s: v_f})), float(rho_e.subs({g_s: g_f, v_s: v_f}))
