@@ -203,3 +203,27 @@ def test_mismatched_shapes_raise():
         K.nngp(np.ones(3), np.ones(3), depth=1)
     with pytest.raises(TypeError, match="depth"):
         K.nngp(_x(0), depth=1.5)
+
+
+def test_bad_input_is_refused_clearly():
+    """Issue 17: strings/complex are TypeErrors naming the argument; huge inputs either answer (the degree-0
+    arc-cosine kernel is scale-free, so x * 1e300 gives the same kernel: exact up to a few roundings, rtol 1e-12)
+    or are refused with the reason (a kernel beyond the float range), never inf/NaN; the depth is bounded."""
+    x = np.array([[1.0, 0.0], [0.6, 0.8]])
+    np.testing.assert_allclose(K.arccos_kernel(x * 1e300, degree=0), K.arccos_kernel(x, degree=0), rtol=1e-12)
+    cases = [
+        (lambda: K.ntk("abc", depth=2), TypeError, "x1"),
+        (lambda: K.nngp(x, x + 1j, depth=2), TypeError, "x2"),
+        (lambda: K.ntk(x, depth=2, w_var="1.0"), TypeError, "w_var"),
+        (lambda: K.ntk(x * 1e300, depth=2), ValueError, "overflows"),
+        (lambda: K.nngp(x, depth=2, b_var=1e308), ValueError, "b_var"),
+        (lambda: K.arccos_kernel(x * 1e300, degree=1), ValueError, "overflows"),
+        (lambda: K.ntk(x, depth=10**6), ValueError, "depth"),
+        (lambda: K.mlp_kernels(x, activations="relu"), TypeError, "activations"),
+        (lambda: K.mlp_kernels(x, activations=["relu", "tanh"]), ValueError, r"activations\[1\]"),
+        (lambda: K.activation_moments("relu", np.array([[np.nan]]), np.array([1.0]), np.array([1.0])), ValueError, "cov"),
+        (lambda: K.activation_moments("relu", np.array([[0.5]]), np.array([1.0, 2.0]), np.array([1.0])), ValueError, "var1"),
+    ]
+    for call, err, name in cases:
+        with pytest.raises(err, match=name):
+            call()

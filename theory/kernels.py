@@ -44,6 +44,8 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
+from . import _validate as V
+
 __all__ = [
     "ACTIVATIONS",
     "activation_moments",
@@ -149,9 +151,11 @@ def _erf_derivation() -> dict[str, sp.Expr]:
 
 
 # ----------------------------------------------------------------------------- numeric recursions
-def _check_activation(activation) -> None:
+def _check_activation(activation, name: str = "activation") -> None:
+    if not isinstance(activation, str):
+        raise TypeError(f"{name} must be one of {ACTIVATIONS}, got {activation!r}")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        raise ValueError(f"{name} must be one of {ACTIVATIONS}, got {activation!r}")
 
 
 def activation_moments(activation: str, cov, var1, var2):
@@ -166,9 +170,24 @@ def activation_moments(activation: str, cov, var1, var2):
         ``(E[phi phi] (n1, n2), E[phi' phi'] (n1, n2), E[phi(u)^2] (n1,), E[phi(v)^2] (n2,))``.
     """
     _check_activation(activation)
-    cov = np.asarray(cov, dtype=np.float64)
-    var1 = np.asarray(var1, dtype=np.float64)
-    var2 = np.asarray(var2, dtype=np.float64)
+    var1 = V.array("var1", var1, ndim=1)
+    var2 = V.array("var2", var2, ndim=1)
+    cov = V.array("cov", cov, ndim=2)
+    if cov.shape != (var1.size, var2.size):
+        raise ValueError(f"cov must have shape (len(var1), len(var2)) = ({var1.size}, {var2.size}), got {cov.shape}")
+    for name, v in (("var1", var1), ("var2", var2)):
+        if np.any(v < 0):
+            raise ValueError(f"{name} must be >= 0 (variances), got min {float(v.min())!r}")
+    if np.any(cov * cov > np.multiply.outer(var1, var2) * (1 + 1e-9) + 1e-300):
+        raise ValueError("cov must satisfy cov^2 <= var1 var2 entrywise (a Gaussian covariance), got a larger entry")
+    k, dot, d1, d2 = _moments(activation, cov.copy(), var1, var2)
+    if not all(np.all(np.isfinite(x)) for x in (k, dot, d1, d2)):
+        raise ValueError("cov/var1/var2: the moments overflow float64 (entries too large)")
+    return k, dot, d1, d2
+
+
+def _moments(activation: str, cov, var1, var2):
+    """:func:`activation_moments` without the checks (the layer recursion's inner loop)."""
     if activation == "identity":
         return cov, np.ones_like(cov), var1, var2
     if activation == "relu":
@@ -192,8 +211,8 @@ def activation_moments(activation: str, cov, var1, var2):
 
 
 def _inputs(x1, x2):
-    x1 = np.asarray(x1, dtype=np.float64)
-    x2 = x1 if x2 is None else np.asarray(x2, dtype=np.float64)
+    x1 = V.array("x1", x1)
+    x2 = x1 if x2 is None else V.array("x2", x2)
     if x1.ndim != 2 or x2.ndim != 2:
         raise ValueError(f"x1 and x2 must be 2-D (n, d_in), got shapes {x1.shape} and {x2.shape}")
     if x1.shape[1] != x2.shape[1]:
@@ -206,12 +225,17 @@ def _inputs(x1, x2):
 
 
 def _check_var(name, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
-    v = float(v)
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-    return v
+    return V.real(name, v, low=0.0)
+
+
+def _check_finite_kernel(out, x1, x2, **variances):
+    """No silent inf/NaN: a kernel that left the float range is refused, naming the inputs that set its scale."""
+    if all(o is None or np.all(np.isfinite(o)) for o in out):
+        return out
+    scale = max(float(np.max(np.abs(x1))), float(np.max(np.abs(x2))))
+    extra = "".join(f", {k} = {v!r}" for k, v in variances.items())
+    raise ValueError(f"the kernel overflows float64 for these inputs (max |x1|, |x2| entry = {scale:.3g}{extra}); "
+                     "rescale x1/x2 or the variances")
 
 
 def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, b_var: float = 0.0,
@@ -235,18 +259,24 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     """
     x1, x2 = _inputs(x1, x2)
     w_var, b_var = _check_var("w_var", w_var), _check_var("b_var", b_var)
+    if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
+        raise TypeError(f"activations must be a sequence of names from {ACTIVATIONS}, got {activations!r}")
     acts = list(activations)
     if len(acts) < 1:
         raise ValueError(f"activations must name at least one hidden layer, got {activations!r}")
-    for a in acts:
-        _check_activation(a)
+    if len(acts) > MAX_DEPTH:
+        raise ValueError(f"activations must name at most {MAX_DEPTH} layers (cost grows with depth), got {len(acts)}")
+    for i, a in enumerate(acts):
+        _check_activation(a, f"activations[{i}]")
     d_in = x1.shape[1]
     gram = (x1 @ x2.T) / d_in  # one BLAS call (per-block matmuls would oversubscribe BLAS threads)
     v1 = np.einsum("ij,ij->i", x1, x1) / d_in
     v2 = np.einsum("ij,ij->i", x2, x2) / d_in
     n1 = x1.shape[0]
     if n1 * x2.shape[0] <= _BLOCK_ELEMS:
-        return _recursion(gram, v1, v2, acts, w_var, b_var, get_ntk)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            out = _recursion(gram, v1, v2, acts, w_var, b_var, get_ntk)
+        return _check_finite_kernel(out, x1, x2, w_var=w_var, b_var=b_var)
     # row blocks: cache-sized, and spread over threads (numpy releases the GIL inside ufuncs)
     rows = max(1, _BLOCK_ELEMS // x2.shape[0])
     starts = list(range(0, n1, rows))
@@ -266,7 +296,7 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     else:
         for i in starts:
             work(i)
-    return k_out, t_out
+    return _check_finite_kernel((k_out, t_out), x1, x2, w_var=w_var, b_var=b_var)
 
 
 _BLOCK_ELEMS = 1 << 15  # 32k float64 = 256 KiB per array: the recursion's arrays stay in cache
@@ -289,7 +319,7 @@ def _recursion(k, v1, v2, acts, w_var, b_var, get_ntk):
                 if w_var != 1.0:
                     t *= w_var
                 t += k
-        k, dot, v1, v2 = activation_moments(a, k, v1, v2)
+        k, dot, v1, v2 = _moments(a, k, v1, v2)
         if get_ntk:
             t *= dot
     k = k * w_var + b_var
@@ -299,12 +329,12 @@ def _recursion(k, v1, v2, acts, w_var, b_var, get_ntk):
     return k, t
 
 
+#: Deepest network :func:`nngp` / :func:`ntk` / :func:`mlp_kernels` accept (the recursion costs O(depth n1 n2)).
+MAX_DEPTH = 10_000
+
+
 def _check_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-        raise TypeError(f"depth must be an int, got {type(depth).__name__} {depth!r}")
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
-    return int(depth)
+    return V.integer("depth", depth, low=1, high=MAX_DEPTH)
 
 
 def nngp(x1, x2=None, *, depth: int, activation: str = "relu", w_var: float = 1.0, b_var: float = 0.0) -> np.ndarray:
@@ -350,14 +380,19 @@ def arccos_kernel(x1, x2=None, *, degree: int = 1) -> np.ndarray:
     Raises:
         ValueError: degree not in (0, 1), bad shapes.
     """
-    if degree not in (0, 1):
-        raise ValueError(f"degree must be 0 or 1, got {degree!r}")
+    degree = V.integer("degree", degree, low=0, high=1)
     x1, x2 = _inputs(x1, x2)
-    n1 = np.linalg.norm(x1, axis=1)
-    n2 = np.linalg.norm(x2, axis=1)
+    # the angle is scale-free: compute it from inputs scaled to max |entry| 1 (no overflow for huge inputs)
+    s1 = float(np.max(np.abs(x1))) or 1.0 if x1.size else 1.0
+    s2 = float(np.max(np.abs(x2))) or 1.0 if x2.size else 1.0
+    y1, y2 = x1 / s1, x2 / s2
+    n1 = np.linalg.norm(y1, axis=1)
+    n2 = np.linalg.norm(y2, axis=1)
     nn = np.multiply.outer(n1, n2)
-    cos = np.clip((x1 @ x2.T) / np.where(nn > 0, nn, 1.0), -1.0, 1.0)
+    cos = np.clip((y1 @ y2.T) / np.where(nn > 0, nn, 1.0), -1.0, 1.0)
     theta = np.arccos(cos)
     if degree == 0:
         return 1.0 - theta / np.pi
-    return nn * (np.sin(theta) + (np.pi - theta) * cos) / np.pi
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (s1 * s2) * (nn * (np.sin(theta) + (np.pi - theta) * cos) / np.pi)
+    return _check_finite_kernel((out,), x1, x2)[0]
