@@ -25,6 +25,26 @@ feature set, depths and ``eps`` were chosen with :mod:`theory.jepa` so that the 
 a depth a CPU can train in minutes (at smaller ``eps`` the inversion needs a deeper encoder: see the
 theory-only sweep of the critical depth against ``eps``); the paper preset (eps = 0.01, depths 1-5, float64)
 ran in 60 s on an H200.
+
+**Full networks from random weights** (:func:`train_full`). One ``d x d`` deep linear JEPA / MAE per seed
+(``d = 4``, depths ``full_depths``) on a joint sample of four features of distinct (lambda, rho)
+(:data:`FULL_FEATURES`: A = (1, 0.5) noisy, B = (0.7, 1.2) clean, (0.5, 0.9), (1.4, 0.7)); every layer and the
+predictor start with i.i.d. N(0, c^2/d) entries, c = ``full_eps``^(1/L) (small, not aligned with the features, not
+balanced; E||Wbar(0) e_i||^2 = full_eps^2). Measured: the norm ||Wbar e_i|| of the trained end-to-end encoder's
+image of each feature direction (rotation invariant in the representation), its hitting time of ``p`` times the
+per-feature plateau, the order of the seed-median hitting times and the final value; predicted: the per-feature
+theory at the run's geometric-mean initial projection. Measured at the quick scale (4 seeds, depths 1-2): MAE's
+order matches the theory in every run; JEPA's does not: the noisy A = (1, 0.5) ends at 3% of its plateau (its
+projection decays after the high-rho features are learned, or never rises), the clean B is learned first at
+depths 1 and 2 where the per-feature theory puts A first, and at depth 2 the (1.4, 0.7) feature is suppressed
+too: in a full network from random weights JEPA's rho-bias is stronger than the per-feature theory (which holds
+for aligned, balanced weights, where each feature is a decoupled mode).
+
+**Temporal (dynamic) model**, derived here (:func:`theory.jepa.temporal_features`; the paper's dynamic model
+was not available): x = z_t, y = z_{t+1} with each feature a stationary AR(1) process of persistence gamma and
+variance v, so lambda = gamma v and rho = gamma; JEPA's rho-bias is a bias towards slowly varying features. The
+same full-network protocol runs on it (:data:`FULL_FEATURES_TEMPORAL`, B's rho lowered to 0.95 since gamma < 1),
+claims ``jepa.temporal_full_matrix_*``.
 """
 
 from __future__ import annotations
@@ -44,14 +64,15 @@ from theory import jepa as J
 from .harness import plotting as P
 from .harness.bench import BenchResult, register_bench, timeit
 from .harness.experiment import Claim, Config, Experiment, register
-from .substrate.data import moments, static_views
+from .substrate.data import moments, static_views, temporal_pairs
 from .substrate.measure import first_crossing
 from .substrate.networks import deep_linear_init, deep_linear_product, jepa_loss
 from .substrate.ode import jepa_mode_trajectories as theory_modes
 from .substrate.ode import solve
 from .substrate.train import fit, fit_reference
 
-__all__ = ["JepaConfig", "JepaExperiment", "hitting_times", "train_modes"]
+__all__ = ["FULL_FEATURES", "FULL_FEATURES_TEMPORAL", "JepaConfig", "JepaExperiment", "hitting_times", "train_full",
+           "train_modes"]
 
 FEATURES_A = ((0.5, 0.9), (1.0, 0.9), (2.0, 0.9))
 FEATURES_B = ((1.0, 0.5), (1.0, 0.7), (1.0, 0.9), (1.0, 1.2))
@@ -97,6 +118,16 @@ class JepaConfig(Config):
             the paper preset trains in float64.
         ode_tolerance: allowed relative deviation of the trained modes from the ODE (fraction of the
             plateau), and of measured from predicted time ratios; the Euler error is O(eta).
+        full_depths: depths of the full ``d x d`` networks from small random initialisation.
+        full_eps: root-mean-square initial projection of the encoder onto a feature direction; every layer
+            (and the predictor) has i.i.d. N(0, c^2/d) entries with c = full_eps^(1/L), so
+            E||Wbar(0) e_i||^2 = full_eps^2 exactly.
+        full_seeds: random initialisations (and samples) per objective and depth.
+        full_horizon: training time of the full JEPA networks, a multiple of the slowest predicted time.
+        full_horizon_mae: the same for MAE (cheap: MAE escapes small weights far sooner; a random start can sit
+            near MAE's saddle, where a feature whose initial product has the wrong sign must first cross zero).
+        full_eta: SGD step of the full networks (capped like ``eta_max``).
+        full_time_tolerance: allowed relative deviation of the seed-median hitting time from the theory's.
     """
 
     depths: tuple[int, ...] = (1, 2, 3, 4)
@@ -110,13 +141,20 @@ class JepaConfig(Config):
     sweep_depths: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
     ode_tolerance: float = 0.05
     dtype: str = "float32"
+    full_depths: tuple[int, ...] = (1, 2)
+    full_eps: float = 0.02
+    full_seeds: int = 8
+    full_horizon: float = 4.0
+    full_horizon_mae: float = 20.0
+    full_eta: float = 0.05
+    full_time_tolerance: float = 0.5
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "quick": dict(depths=(1, 3), n_samples=20_000, records=120, eta_max=0.05, ode_tolerance=0.1,
-                      sweep_depths=(1, 2, 3, 4, 5)),
+                      sweep_depths=(1, 2, 3, 4, 5), full_seeds=4),
         "default": {},
         "paper": dict(depths=(1, 2, 3, 4, 5), eps=0.01, n_samples=1_000_000, eta_max=0.005, records=400, ode_tolerance=0.02,
-                      dtype="float64"),
+                      dtype="float64", full_depths=(1, 2, 3), full_seeds=32, full_eta=0.02),
     }
 
 
@@ -203,6 +241,62 @@ def _train_modes(unit: Mapping[str, Any], seeds: Sequence[int], dtype) -> list[d
             for i in range(S)]
 
 
+FULL_FEATURES = ((1.0, 0.5), (0.7, 1.2), (0.5, 0.9), (1.4, 0.7))
+#: temporal model (rho = persistence gamma < 1): the static set with B's rho lowered to 0.95
+FULL_FEATURES_TEMPORAL = ((1.0, 0.5), (0.7, 0.95), (0.5, 0.9), (1.4, 0.7))
+
+
+def _random_init(d: int, depth: int, c: float, key, dtype) -> dict:
+    """Every layer and the predictor with i.i.d. N(0, c^2/d) entries: small, not aligned with the data, not balanced."""
+    ks = jax.random.split(key, depth + 1)
+    return {"W": [c * jax.random.normal(k, (d, d), dtype) / math.sqrt(d) for k in ks[:depth]],
+            "V": c * jax.random.normal(ks[depth], (d, d), dtype) / math.sqrt(d)}
+
+
+def train_full(unit: Mapping[str, Any], seeds: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """Full ``d x d`` deep linear JEPA / MAE from small random initialisation; a :meth:`RunContext.sweep` unit.
+
+    One network per seed on one joint sample of all features (static views with the gain of :func:`_gain`, or
+    the temporal model, :func:`sims.substrate.data.temporal_pairs`), full-batch SGD on the sample's moments through
+    :func:`sims.substrate.train.fit` in float64, all seeds vmapped. The features lie along the coordinate axes; the
+    initialisation is rotation invariant in distribution, so this loses no generality.
+
+    Args:
+        unit: ``objective``, ``depth``, ``c`` (per-layer init scale), ``eta``, ``steps``, ``record_every``,
+            ``n_samples``, ``features``, ``data`` ("static" or "temporal").
+
+    Returns:
+        Per seed ``{"t": (R,), "proj": (R, F)`` the norms ``||Wbar e_i||`` of the encoder's image of each feature
+        direction, ``"lam_hat", "rho_hat": (F,)`` the sample's diagonal (lambda, rho)``}``.
+    """
+    with jax.enable_x64(True):
+        feats = unit["features"]
+        lam_v = np.array([f[0] for f in feats])
+        rho_v = np.array([f[1] for f in feats])
+        F, depth, S = lam_v.size, int(unit["depth"]), len(seeds)
+        params, data = [], []
+        for s in seeds:
+            kd, ki = jax.random.split(jax.random.PRNGKey(10_000 + int(s)))
+            if unit["data"] == "temporal":
+                x, y = temporal_pairs(lam_v, rho_v, int(unit["n_samples"]), key=kd)
+            else:
+                x, y = static_views(lam_v, rho_v, int(unit["n_samples"]), key=kd, gain=_gain(rho_v))
+            data.append(moments(x.astype(jnp.float64), y.astype(jnp.float64)))
+            params.append(_random_init(F, depth, float(unit["c"]), ki, jnp.float64))
+        stack = lambda xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
+        params, data = stack(params), stack(data)
+        res = fit(lambda p, b: jepa_loss(p, b, unit["objective"]), params, optax.sgd(float(unit["eta"])),
+                  steps=int(unit["steps"]), data=data, key=jax.random.split(jax.random.PRNGKey(0), S),
+                  record_every=int(unit["record_every"]),
+                  record_fn=lambda p: {"proj": jnp.linalg.norm(deep_linear_product(p["W"]), axis=0)}, batched=True)
+        t = res.steps * float(unit["eta"])
+        proj = np.asarray(res.records["proj"])
+        syx, sxx = np.asarray(data["syx"]), np.asarray(data["sxx"])
+        lam_hat = np.diagonal(syx, axis1=1, axis2=2)
+        rho_hat = lam_hat / np.diagonal(sxx, axis1=1, axis2=2)
+    return [{"t": t, "proj": proj[i], "lam_hat": lam_hat[i], "rho_hat": rho_hat[i]} for i in range(S)]
+
+
 def _static_views_traced(lam_, rho_, gain_, n: int, key, dtype=jnp.float32):
     """:func:`sims.substrate.data.static_views` for one feature with traced (vmapped) parameters."""
     s = lam_ / gain_
@@ -250,14 +344,24 @@ class JepaExperiment(Experiment):
         "descent on sampled data: three feature families (lambda varies, rho varies, a noisy against a clean feature), "
         "JEPA and MAE, encoder depths 1-4 at the default scale (5 seeds, 100,000 samples per seed, initial weights "
         "0.02, float32), depths 1 and 3 at the quick scale, depths 1-5 in float64 at the paper scale. A theory-only "
-        "sweep gives the depth at which the order inverts for several initial scales.")
+        "sweep gives the depth at which the order inverts for several initial scales. Beyond these one-feature "
+        "networks, full 4 x 4 deep linear JEPA and MAE networks are trained from small random weights on four features "
+        "at once (8 seeds, depths 1-2 at the default scale), on the static two-view data and on a temporal model "
+        "(consecutive states of slowly or quickly varying features), and their learning order, learning times and end "
+        "states are compared with the per-feature theory.")
     departures = (
         "The paper's text was not available when this was written: the conventions (lambda the eigenvalue of the "
         "cross-covariance, rho = lambda / sigma^2, one learning rate for every layer) were fixed from the model and "
         "checked against the full matrix flow. Each feature is trained in its own one-dimensional network, because in "
         "one network on one sample, features with equal rho are mixed by sampling noise. Clean features with rho > 1 "
         "need a gain on the target view. The initial scale and depths were chosen so that the inversion appears at "
-        "depth 3, trainable on a CPU; smaller initial weights need deeper encoders (the theory sweep).")
+        "depth 3, trainable on a CPU; smaller initial weights need deeper encoders (the theory sweep). The full d x d "
+        "networks start from i.i.d. Gaussian weights at a root-mean-square initial projection of 0.02 (the paper's "
+        "random-initialisation protocol, its scale and distribution, is not known), with four features along the "
+        "coordinate axes, and the theory's times are evaluated at the run's geometric-mean initial projection; MAE "
+        "trains 20 times the slowest predicted time, JEPA 4 times. The temporal data model (stationary AR(1) features, "
+        "x = z_t, y = z_t+1, so rho = persistence and lambda = persistence x variance) is derived here, not quoted from "
+        "the paper, and needs rho < 1 (clean feature at rho = 0.95).")
     captions = {
         "jepa_dynamics": (
             "Learning curves of each feature at the deepest trained depth: the encoder's value for the feature divided by "
@@ -274,6 +378,13 @@ class JepaExperiment(Experiment):
             "JEPA closed form, open markers the equation integrated numerically, solid orange MAE (every eps), which "
             "never crosses 1."),
     }
+
+    captions["jepa_full"] = (
+        "Full d x d deep linear networks trained from small random weights at the deepest full depth: the norm of the "
+        "encoder's image of each feature direction divided by the feature's plateau, against gradient-flow time. Rows: "
+        "JEPA, MAE; columns: static two-view data, temporal data. Dotted: the per-feature equation from the run's "
+        "geometric-mean initial projection; dashed with band: trained networks, median over seeds, band from the lowest "
+        "to the highest seed.")
 
     def run(self, config: JepaConfig, ctx) -> dict[str, Any]:
         units = {}
@@ -333,6 +444,7 @@ class JepaExperiment(Experiment):
                 spread_pred[oi, li], spread_ode[oi, li] = tp[0] / tp[1], to[0] / to[1]
         sweep["spread_eps"], sweep["spread_pred"], sweep["spread_ode"] = e_min, spread_pred, spread_ode
         out["sweep"] = sweep
+        out["full"] = _run_full(config, ctx)
         return out
 
     # ------------------------------------------------------------------ claims
@@ -530,6 +642,8 @@ class JepaExperiment(Experiment):
             f"{max(devs, key=devs.get)}). Gradient descent is the Euler discretisation of the flow, with an error of "
             "order the step size, largest where a mode rises steeply; in float32 deep, slow modes also lose precision. "
             "A limit of the scale (step size, precision), not a departure from the paper."))
+        if "full" in results:
+            claims.extend(_full_claims(config, results["full"]))
         return claims
 
     # ------------------------------------------------------------------ plots
@@ -613,7 +727,178 @@ class JepaExperiment(Experiment):
         P.line_keys(ax, "theory", "ode_points")
         _legend_below(ax, 2)
         pngs.append(P.save(fig, outdir, "jepa_times"))
+        if "full" in results:
+            pngs.append(_plot_full(results["full"], outdir))
         return pngs
+
+
+def _run_full(config: JepaConfig, ctx) -> dict[str, Any]:
+    """Full ``d x d`` networks from small random initialisation (:func:`train_full`) for both data models, both
+    objectives and ``full_depths``, with the theory's hitting times at the measured initial scale."""
+    units, plan = {}, {}
+    for data_model, feats in (("static", FULL_FEATURES), ("temporal", FULL_FEATURES_TEMPORAL)):
+        for obj in J.OBJECTIVES:
+            for L in config.full_depths:
+                eta = _step_size(obj, L, feats, config.full_eta)
+                horizon = config.full_horizon if obj == "jepa" else config.full_horizon_mae
+                T = horizon * max(J.time_to_learn(obj, L, a, b, config.full_eps, config.p) for a, b in feats)
+                rec = max(1, math.ceil(T / eta / 200))
+                key = f"{data_model}-{obj}-L{L}"
+                units[key] = dict(objective=obj, depth=L, c=config.full_eps ** (1.0 / L), eta=eta, steps=rec * 200,
+                                  record_every=rec, n_samples=config.n_samples, features=feats, data=data_model)
+                plan[key] = feats
+    trained = ctx.sweep(train_full, units, list(range(config.full_seeds)), desc="jepa: full d x d networks")
+    out = {}
+    for key, per_seed in trained.items():
+        unit, feats = units[key], plan[key]
+        obj, L = unit["objective"], unit["depth"]
+        t = np.asarray(per_seed[0]["t"])
+        proj = np.stack([np.asarray(r["proj"]) for r in per_seed])  # (S, R, F)
+        proj0 = proj[:, 0]
+        eps_eff = float(np.exp(np.mean(np.log(proj0))))
+        lo, hi = (float(x) for x in np.percentile(proj0, [16, 84]))
+        wstar = _fixed_points(obj, L, feats)
+        t_pred = np.array([J.time_to_learn(obj, L, a, b, eps_eff, config.p) for a, b in feats])
+        band = [[J.time_to_learn(obj, L, a, b, e, config.p) for a, b in feats] for e in (hi, lo)]
+        out[key] = {
+            "objective": obj, "depth": L, "data": unit["data"], "features": np.array(feats), "t": t, "proj": proj,
+            "eps_eff": eps_eff, "eps_band": np.array([lo, hi]), "wstar": wstar, "t_pred": t_pred,
+            "t_pred_band": np.array(band), "t_meas": hitting_times(t, proj, config.p * wstar),
+            "final": proj[:, -1] / wstar, "theory": theory_modes(obj, L, list(feats), eps_eff, t).T,
+        }
+    return out
+
+
+def _full_order_claim(config, prefix, what, obj, feats, names, keys, pred_o, meas_o, seed_match, ab, never) -> Claim:
+    """The learning-order claim of one objective's full networks (all of its depths)."""
+    pred = {k: [names[i] for i in pred_o[k]] for k in keys}
+    meas = {k: [names[i] for i in meas_o[k]] for k in keys}
+    ok = pred == meas
+    sub = lambda d: {k: d[k] for k in keys}  # noqa: E731
+    ab_flip = [k for k in keys if ab[k]["pred"] != ab[k]["meas_seed_majority"]]
+    return Claim(
+        f"{prefix}_order_{obj}",
+        f"Full d x d deep linear {obj.upper()} networks trained from small random weights (not aligned with the features, "
+        f"not balanced) on {what} with four features of distinct (lambda, rho) learn the features in the order the "
+        "per-feature theory predicts.",
+        pred, meas, "same order", ok,
+        {"fraction_of_seeds_with_the_predicted_order": sub(seed_match), "A_vs_B_first": sub(ab),
+         "fraction_of_(seed, feature)_never_reaching_p": sub(never)},
+        kind="claim",
+        links={"theory": ["theory.jepa.time_to_learn", "theory.jepa.learning_order"]
+               + (["theory.jepa.temporal_features"] if "temporal" in prefix else []), "figures": ["jepa_full"]},
+        detail=f"Features (lambda, rho) = {feats} along the coordinate axes (A = f0, noisy; B = f1, clean); every layer and "
+               f"the predictor start with i.i.d. N(0, c^2/d) entries, c = {config.full_eps:g}^(1/L). Measured: the norm "
+               "||Wbar e_i|| of the trained end-to-end encoder's image of each feature direction; t* = first time it "
+               f"reaches p = {config.p} of the feature's plateau wbar*; order = ascending seed-median t* (never reached = "
+               "last). Predicted: theory.jepa.time_to_learn at the geometric-mean initial projection eps_eff of the run.",
+        finding="" if ok else
+        f"Predicted orders {pred}, measured {meas} (seed fraction with the predicted order {_fmt_map(sub(seed_match))}; "
+        f"fraction of (seed, feature) never reaching p of the plateau {_fmt_map(sub(never))}; runs where the seed majority "
+        f"learns the clean B before the noisy A against the theory: {ab_flip or 'none'}). "
+        + ("The low-rho features are learned late, transiently or not at all while the high-rho ones are learned: the "
+           "rho-bias of JEPA trained from random weights in a full network is stronger than the per-feature theory, "
+           "which assumes aligned, balanced weights (there each feature is its own decoupled mode). "
+           if obj == "jepa" else
+           "Random starts delay features whose initial product is small or of the wrong sign (a saddle to cross). ")
+        + "A departure from the per-feature theory for this initialisation, measured, not a limit of the scale.")
+
+
+def _full_claims(config: JepaConfig, full: Mapping[str, Any]) -> list[Claim]:
+    """Claims of the full ``d x d`` networks (order, times, plateaus) per data model."""
+    claims = []
+    for data_model, prefix, what in (("static", "jepa.full_matrix", "static two-view data"),
+                                     ("temporal", "jepa.temporal_full_matrix", "temporal data (x = z_t, y = z_t+1)")):
+        runs = {k: r for k, r in full.items() if r["data"] == data_model}
+        if not runs:
+            continue
+        feats = [tuple(f) for f in np.asarray(next(iter(runs.values()))["features"]).tolist()]
+        names = {i: f"f{i}={feats[i]}" for i in range(len(feats))}
+        pred_o, meas_o, seed_match, ab = {}, {}, {}, {}
+        dev, never, spread, final_dev = {}, {}, {}, {}
+        for k, r in runs.items():
+            tp, tm = np.asarray(r["t_pred"]), np.asarray(r["t_meas"])
+            med = np.median(tm, axis=0)  # inf when most seeds never reach the threshold
+            pred_o[k] = [int(i) for i in np.argsort(tp, kind="stable")]
+            meas_o[k] = [int(i) for i in np.argsort(med, kind="stable")]
+            seed_match[k] = float(np.mean([[int(i) for i in np.argsort(row, kind="stable")] == pred_o[k] for row in tm]))
+            ab[k] = {"pred": "A" if tp[0] < tp[1] else "B", "meas_seed_majority":
+                     "A" if np.mean(tm[:, 0] < tm[:, 1]) > 0.5 else "B"}
+            dev[k] = float(np.max(np.abs(med / tp - 1)))
+            never[k] = float(np.mean(~np.isfinite(tm)))
+            band = np.asarray(r["t_pred_band"])
+            spread[k] = float(np.max(np.maximum(band[1] / tp - 1, 1 - band[0] / tp)))
+            final_dev[k] = float(np.max(np.abs(np.median(np.asarray(r["final"]), axis=0) - 1)))
+        for obj in J.OBJECTIVES:
+            keys = [k for k in runs if f"-{obj}-" in k]
+            claims.append(_full_order_claim(config, prefix, what, obj, feats, names, keys, pred_o, meas_o, seed_match, ab,
+                                            never))
+        tol = config.full_time_tolerance
+        times_ok = all(d <= tol for d in dev.values())
+        claims.append(Claim(
+            f"{prefix}_times",
+            f"In the same full networks on {what}, the seed-median time to learn each feature matches the per-feature "
+            f"theory's critical time within {tol:.0%}.",
+            {k: np.asarray(r["t_pred"]).round(4).tolist() for k, r in runs.items()},
+            {k: np.median(np.asarray(r["t_meas"]), axis=0).round(4).tolist() for k, r in runs.items()},
+            tol, times_ok,
+            {"max_relative_deviation": dev, "theory_spread_from_initial_projections": spread, "tolerance_kind": "relative"},
+            kind="claim",
+            links={"theory": ["theory.jepa.time_to_learn"], "figures": ["jepa_full"]},
+            detail="Predicted t* per feature at eps_eff (the geometric mean of the initial projections ||Wbar(0) e_i|| "
+                   "over seeds and features); measured: seed-median t* (inf when most seeds never reach p of the plateau). "
+                   f"Tolerance {tol:.0%}: the theory's own t* moves by the amount in theory_spread_from_initial_projections "
+                   "when eps runs over the 16-84% range of the measured initial projections, so a random start cannot be "
+                   "pinned tighter than that; 50% covers it at these scales.",
+            finding="" if times_ok else
+            f"Largest relative deviation of the seed-median t* from the theory per run: {_fmt_map(dev)} (tolerance "
+            f"{tol:g}; theory spread from the initial projections {_fmt_map(spread)}). Random, unbalanced starts are not "
+            "the aligned balanced start the per-feature ODE assumes; where a feature is never learned the deviation is "
+            "infinite."))
+        plateau_ok = all(v <= 0.1 for v in final_dev.values())
+        claims.append(Claim(
+            f"{prefix}_plateaus",
+            f"At the end of training on {what} every feature's projection sits at the per-feature theory's plateau "
+            "(JEPA rho^L, MAE rho^(L/(L+1))) within 10%.",
+            1.0, {k: np.median(np.asarray(r["final"]), axis=0).round(4).tolist() for k, r in runs.items()}, 0.1,
+            plateau_ok, {"max_relative_deviation": final_dev, "tolerance_kind": "relative"},
+            kind="claim",
+            links={"theory": ["theory.jepa.fixed_point"], "figures": ["jepa_full"]},
+            detail=f"Measured: seed median of ||Wbar(T) e_i|| / wbar*_i at the horizon T = {config.full_horizon:g} (JEPA), "
+                   f"{config.full_horizon_mae:g} (MAE) x the slowest predicted t*. 10%: the sample's (lambda, rho) differ "
+                   "from the population's by ~1% "
+                   f"(n = {config.n_samples}), amplified L-fold in rho^L, and the imbalance of a small start persists at "
+                   "O(eps^(2/L)).",
+            finding="" if plateau_ok else
+            f"Largest relative deviation of the final projection from the plateau: {_fmt_map(final_dev)}. Seed-median "
+            "final fractions per feature in `measured`: features at ~0 were suppressed (JEPA drops low-rho features in "
+            "the full network), not merely slow."))
+    return claims
+
+
+def _plot_full(full: Mapping[str, Any], outdir):
+    """Figure ``jepa_full``: projections of the trained full networks against the per-feature theory."""
+    deepest = max(int(r["depth"]) for r in full.values())
+    fig, axes = P.figure(2, 2, width=9, height=6.5)
+    for row, obj in enumerate(J.OBJECTIVES):
+        for col, data_model in enumerate(("static", "temporal")):
+            ax = axes[row, col]
+            r = full.get(f"{data_model}-{obj}-L{deepest}")
+            if r is None:
+                continue
+            t, proj, wstar, theory = (np.asarray(r[k]) for k in ("t", "proj", "wstar", "theory"))
+            feats = [tuple(f) for f in np.asarray(r["features"]).tolist()]
+            for i, (c, f) in enumerate(zip(P.CATEGORICAL, feats)):
+                m = proj[:, :, i] / wstar[i]
+                ax.plot(t, theory[:, i] / wstar[i], ":", color=c, label=f"$\\lambda$={f[0]:g}, $\\rho$={f[1]:g}")
+                P.theory_and_experiment(ax, t, None, np.median(m, 0), m.min(0), m.max(0), color=c)
+            ax.set_xscale("log")
+            ax.set_title(f"{obj.upper()}, L={deepest}, {data_model} data, d x d from random weights", fontsize=9)
+            ax.set_xlabel("t (gradient-flow time)")
+            ax.set_ylabel(r"$\|\bar W e_i\| / \bar w_i^*$")
+            P.line_keys(ax, "ode", "trained")
+            P.legend(ax, theory_experiment=False, fontsize=7)
+    return P.save(fig, outdir, "jepa_full")
 
 
 def _plain_log_labels(ax) -> None:

@@ -564,3 +564,68 @@ def test_training_unit_time_axis_matches_the_ode():
             plateau = float(J.fixed_point(obj, L).subs(J.rho, rho_h))
             err = np.max(np.abs(out["modes"][:, i] - ode))
             assert err <= 0.03 * plateau
+
+
+# --------------------------------------------------------------------------- full d x d networks, temporal model
+def test_temporal_features_match_sampled_pairs():
+    # theory.jepa.temporal_features (derived by sympy from the AR(1) model) against Monte Carlo moments of the
+    # substrate's sampler: n = 400k pairs give relative standard errors ~ sqrt((1 + gamma^2) / n) < 0.3%,
+    # so 2% is > 6 standard errors
+    gammas, variances = np.array([0.3, 0.6, 0.95]), np.array([2.0, 0.5, 1.0])
+    lam_rho = [J.temporal_features(g, v) for g, v in zip(gammas, variances)]
+    assert lam_rho == pytest.approx([(g * v, g) for g, v in zip(gammas, variances)], rel=1e-12)
+    lam_v, rho_v = np.array(lam_rho).T
+    x, y = temporal_pairs(lam_v, rho_v, 400_000, key=jax.random.PRNGKey(0))
+    m = moments(x, y)
+    assert np.diag(np.asarray(m["syx"])) == pytest.approx(lam_v, rel=0.02)
+    assert np.diag(np.asarray(m["syx"])) / np.diag(np.asarray(m["sxx"])) == pytest.approx(rho_v, rel=0.02)
+    assert np.diag(np.asarray(m["syy"])) == pytest.approx(variances, rel=0.02)  # stationary: Var(y) = Var(x)
+    with pytest.raises(ValueError, match="gamma"):
+        J.temporal_features(1.0, 1.0)
+
+
+@pytest.mark.claim("jepa.full_matrix_order_jepa", "jepa.full_matrix_order_mae", "jepa.full_matrix_times",
+                   "jepa.full_matrix_plateaus", "jepa.temporal_full_matrix_order_jepa")
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+def test_train_full_equals_the_matrix_flow(obj):
+    # the experiment's full-network unit (fit, random init, sampled moments) against an independent integration
+    # of the full matrix gradient flow (theory.jepa.full_flow, scipy LSODA) from the same initial weights on
+    # the same moments; Euler's global error is O(eta) = a few % of a weight's scale at eta = 0.01, so 3% of
+    # the largest plateau (the ODE error is ~1e-9)
+    from sims.jepa import FULL_FEATURES, _random_init, train_full
+
+    L, c, eta, steps = 2, 0.3, 0.01, 3000
+    unit = dict(objective=obj, depth=L, c=c, eta=eta, steps=steps, record_every=300, n_samples=5000,
+                features=FULL_FEATURES, data="static")
+    out = train_full(unit, [7])[0]
+    d = len(FULL_FEATURES)
+    kd, ki = jax.random.split(jax.random.PRNGKey(10_000 + 7))
+    p0 = _random_init(d, L, c, ki, jnp.float64)
+    lam_v = np.array([f[0] for f in FULL_FEATURES])
+    rho_v = np.array([f[1] for f in FULL_FEATURES])
+    from sims.jepa import _gain
+    x, y = static_views(lam_v, rho_v, 5000, key=kd, gain=_gain(rho_v))
+    m = moments(x.astype(jnp.float64), y.astype(jnp.float64))
+    rhs = J.full_flow_rhs(obj, d, L, np.asarray(m["sxx"]), np.asarray(m["syx"]))
+    ys = solve(rhs, J.pack([np.asarray(w) for w in p0["W"]], np.asarray(p0["V"])), out["t"], rtol=1e-9, atol=1e-12)
+    proj_ode = np.array([np.linalg.norm(np.linalg.multi_dot(J.unpack(yk, d, L)[0][::-1]), axis=0) for yk in ys])
+    assert out["proj"][0] == pytest.approx(proj_ode[0], abs=1e-12)
+    plateau = max(float(J.fixed_point(obj, L).subs(J.rho, r)) for r in rho_v)
+    assert np.max(np.abs(out["proj"] - proj_ode)) <= 0.03 * plateau
+    wstar = np.array([float(J.fixed_point(obj, L).subs(J.rho, r)) for r in rho_v])
+    assert np.max(out["proj"][-1] / wstar) > 0.5  # the run is long enough to leave the small start
+
+
+def test_random_init_is_small_unaligned_and_unbalanced():
+    # E ||Wbar(0) e_i||^2 = c^(2L) for i.i.d. N(0, c^2/d) layers (each layer preserves the expected squared norm):
+    # Monte Carlo over 2000 draws (relative standard error of the mean ~ 3%, tolerance 15%); and the start is
+    # neither balanced nor diagonal
+    from sims.jepa import _random_init
+
+    d, L, c = 4, 3, 0.3
+    inits = jax.vmap(lambda k: _random_init(d, L, c, k, jnp.float64))(jax.random.split(jax.random.PRNGKey(1), 2000))
+    wbar = jax.vmap(lambda W: deep_linear_product(W))(inits["W"])
+    assert float(jnp.mean(jnp.sum(wbar**2, axis=1))) == pytest.approx(c ** (2 * L), rel=0.15)
+    W1, W2 = inits["W"][0][0], inits["W"][1][0]
+    assert float(jnp.linalg.norm(W2.T @ W2 - W1 @ W1.T)) > 0.1 * c**2
+    assert float(jnp.linalg.norm(wbar[0] - jnp.diag(jnp.diagonal(wbar[0])))) > 0.1 * c**L
