@@ -938,7 +938,8 @@ class RftExperiment(Experiment):
     name = "rft"
     paper = "Razin et al. 2024, Vanishing Gradients in Reinforcement Finetuning of Language Models (arXiv:2310.20703)"
     description = ("Exact gradient bounds on random softmax policies, RFT vs SFT flows with closed-form times, and "
-                   "the controlled relabelling experiment on digits.")
+                   "the paper's controlled relabelling experiment on digits (random 10%, Adam, exact RFT, REINFORCE, "
+                   "heuristics, partial SFT, GRPO-style groups).")
     config_cls = RftConfig
     paper_claims = (
         "Razin et al. (2024) show that reinforcement finetuning (RFT: maximising the expected reward of a softmax "
