@@ -215,6 +215,42 @@ def _time_scale_step() -> Step:
     )
 
 
+def _any_depth_steps() -> list[Step]:
+    """The integrand the any-depth quadrature uses (symbolic depth L) against the concrete-depth derivation, and
+    the log-space substitution u = e^{-x}."""
+    steps = []
+    x = sp.Symbol("x", positive=True)
+    for obj in J.OBJECTIVES:
+        C, _, a, r = J._integrand_any_depth(obj)
+        for k in (2, 3):
+            Ck, gk = J.hitting_integrand(obj, k)
+            steps.append(Step(
+                f"{obj}: symbolic-depth split C u^-a r(u) at L={k} = the concrete derivation C g(u)",
+                (C * J.u ** (-a) * r).subs(J.L, k), Ck * gk, domain={J.u: (0.05, 0.95), J.lam: (0.2, 3), J.rho: (0.2, 3)},
+                why="dt = ds/sdot with s = s* u, derived once for a symbolic depth (chain rule through the group "
+                    "products) and evaluated at L, equals the factor-by-factor derivation at that depth.",
+            ))
+        steps.append(Step(
+            f"{obj}: log-space substitution u = e^-x (symbolic L)",
+            (J.u ** (-a) * r).subs(J.u, sp.exp(-x)) * sp.exp(-x), sp.exp((a - 1) * x) * r.subs(J.u, sp.exp(-x)),
+            domain={x: (0.05, 2.0), J.L: (1, 6), J.rho: (0.2, 3)},
+            why="du = -e^{-x} dx turns u^{-a} r(u) du into e^{(a-1)x} r(e^{-x}) dx on the reversed interval; "
+                "hitting_time_quadrature factors out e^{(a-1) x0} so nothing overflows at large depth.",
+        ))
+    return steps
+
+
+def _temporal_steps() -> list[Step]:
+    gamma, var, s_yx, rho_e, q_star = J._temporal_moments()
+    return [Step(
+        "temporal model: (Sigma_yx, rho, innovation variance) of a stationary AR(1) feature",
+        sp.Matrix([s_yx, rho_e, q_star]), sp.Matrix([gamma * var, gamma, var - gamma**2 * var]),
+        domain={gamma: (0.05, 0.95), var: (0.2, 3)},
+        why="x = z_t, y = gamma z_t + xi with xi independent of z_t: E[yx] = gamma v, E[xx] = v, and stationarity "
+            "Var(y) = Var(x) fixes Var(xi) = v (1 - gamma^2); derived here from the model (theory.jepa.temporal_features).",
+    )]
+
+
 def proofs() -> list[Proof]:
     paper = "jepa"
     return [
@@ -224,4 +260,6 @@ def proofs() -> list[Proof]:
         Proof(paper, "Fixed points", _fixed_point_steps()),
         Proof(paper, "JEPA hitting time: the antiderivative (Thm 4.4, Lemma B.6)", _antiderivative_steps()),
         Proof(paper, "Critical-time asymptotics (Thm 4.5) and rho-dependence", _critical_time_steps() + [_time_scale_step()]),
+        Proof(paper, "Hitting time at any depth: the symbolic-depth integrand in log space", _any_depth_steps()),
+        Proof(paper, "Temporal data model: lambda = gamma v, rho = gamma (derived here)", _temporal_steps()),
     ]
