@@ -592,6 +592,10 @@ def test_lidar_delta_sweep_is_lidar_of_rescaled_embeddings(seed, c):
     # relative delta: invariant to a global rescaling of the embedding (round-off only)
     np.testing.assert_allclose(lidar_delta_sweep(c * e, deltas)[0], vals, rtol=1e-8)
     assert np.all(np.diff(lmax) < 0)  # a larger ridge shrinks every LDA eigenvalue
+    # delta -> infinity: Sigma_w + delta I ~ delta I, so LiDAR -> effective rank of the eigenvalues of Sigma_b (the
+    # limit the experiment reports beside the sweep); at delta_rel = 1e8 the relative correction is ~1e-8
+    limit = L.entropy_rank(np.linalg.eigvalsh(sb).clip(0.0), eps=1e-7)
+    assert lidar_delta_sweep(e, (1e8,))[0][0] == pytest.approx(limit, rel=1e-6)
 
 
 def test_deep_linear_seeds_are_different_networks():
