@@ -361,3 +361,34 @@ def test_conditional_distance_on_synthetic_outputs():
     assert abs(r["fun_slope"] + 0.5) < 0.02 and 0 < r["fun_slope_sd"] < 0.01
     np.testing.assert_allclose(r["loss"], [0.4, 0.2, 0.1], rtol=1e-12)
     assert abs(r["loss_slope"] + 0.5) < 1e-12
+
+
+def test_issue17_bad_input_never_gets_nan():
+    """Issue 17 cases: a negative weight variance gave arrays of NaN from f_apply/f_empirical_ntk, non-finite
+    targets gave NaN mixed with numbers from ntk_mse_prediction; now each is a ValueError/TypeError naming the
+    argument. Huge tau_ / tiny frac in linear_time_to_fraction are answered in log space: the value equals the
+    direct formula where that one is representable (rtol 1e-12)."""
+    params = B.f_random_features(np.random.default_rng(0), 2, 3)
+    h = np.array([[1.0, 0.0], [0.6, 0.8]])
+    cases = [
+        (lambda: B.f_apply(params, h, w_var=-1.0), ValueError, "w_var"),
+        (lambda: B.f_empirical_ntk(params, h, h, b_var=-1.0), ValueError, "b_var"),
+        (lambda: B.f_apply(params, h, activation="tanh"), ValueError, "activation"),
+        (lambda: B.f_apply({"W": 1}, h), TypeError, "params"),
+        (lambda: B.ntk_mse_prediction(np.eye(2), np.array([[np.nan], [1.0]]), np.zeros((2, 1)), [1.0]), ValueError,
+         "y_train"),
+        (lambda: B.ntk_mse_prediction(np.eye(2), np.ones((2, 1)), np.zeros((2, 1)), [1.0], lr="1"), TypeError, "lr"),
+        (lambda: B.f_kernels(h * 1e300), ValueError, "h1"),
+        (lambda: B.linear_time_to_fraction("0.5", u0=0.1, tau_=1.0), TypeError, "frac"),
+        (lambda: B.linear_flow(np.eye(2), np.eye(2) + 1j, np.eye(2), np.eye(2), c_g=1.0, c_f=1.0), TypeError, "B"),
+        (lambda: B.f_random_features(0, 2, 3), TypeError, "rng"),
+    ]
+    for call, err, name in cases:
+        with pytest.raises(err, match=name):
+            call()
+    frac, u0, tau_ = 0.25, 0.1, 1.0
+    us = tau_ - np.sqrt(frac) * (tau_ - u0)
+    direct = np.log(us * (tau_ - u0) / (u0 * (tau_ - us))) / (2 * tau_)
+    assert B.linear_time_to_fraction(frac, u0=u0, tau_=tau_) == pytest.approx(direct, rel=1e-12)
+    assert np.isfinite(B.linear_time_to_fraction(1e-300, u0=0.1, tau_=1.0))
+    assert np.isfinite(B.linear_time_to_fraction(0.5, u0=0.1, tau_=1e308))

@@ -35,11 +35,13 @@ preconditioners grow with :math:`\|W\|` (Arora et al. 2018). For one balanced al
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import scipy.special
 import sympy as sp
 
+from . import _validate as V
 from . import kernels
 from .deeplinear import ModeModel
 from .deeplinear import s as _s
@@ -55,15 +57,32 @@ kappa, lam, c_lazy = sp.symbols("kappa lambda c", positive=True)
 
 
 def _check_d(d) -> int:
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+    d = V.integer("d", d)
+    if d < 1:
         raise ValueError(f"d (bottleneck width) must be an int >= 1, got {d!r}")
-    return int(d)
+    return d
 
 
 def _check_depth_g(depth_g) -> int:
-    if isinstance(depth_g, bool) or not isinstance(depth_g, (int, np.integer)) or depth_g < 1:
-        raise ValueError(f"depth_g must be an int >= 1, got {depth_g!r}")
-    return int(depth_g)
+    return V.integer("depth_g", depth_g, low=1, high=kernels.MAX_DEPTH - 2)
+
+
+def _check_head(activation, w_var, b_var) -> tuple[float, float]:
+    kernels._check_activation(activation)
+    return V.real("w_var", w_var, low=0.0), V.real("b_var", b_var, low=0.0)
+
+
+def _check_params(params) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(W, b, a, beta)`` of a :func:`f_random_features` dict, checked (finite float arrays of matching shapes)."""
+    if not isinstance(params, dict) or not {"W", "b", "a", "beta"} <= set(params):
+        raise TypeError(f"params must be a dict with keys W, b, a, beta (f_random_features), got {type(params).__name__}")
+    W = V.array("params['W']", params["W"])
+    b = V.array("params['b']", params["b"])
+    a = V.array("params['a']", params["a"])
+    beta = V.array("params['beta']", params["beta"])
+    if W.ndim < 2 or b.shape != W.shape[:-2] + W.shape[-1:] or a.ndim < 2 or a.shape[-2] != W.shape[-1]:
+        raise ValueError(f"params: shapes W {W.shape}, b {b.shape}, a {a.shape} do not match f_random_features")
+    return W, b, a, beta
 
 
 # --------------------------------------------------------------------------- kernels of the pieces
@@ -76,20 +95,23 @@ def g_kernels(x1, x2=None, *, depth_g: int, activation: str = "relu", w_var: flo
         ValueError: ``depth_g < 1`` and every error of :func:`theory.kernels.mlp_kernels`.
     """
     depth_g = _check_depth_g(depth_g)
-    return kernels.mlp_kernels(x1, x2, activations=[activation] * depth_g, w_var=w_var, b_var=b_var)
+    kernels._check_activation(activation)
+    return kernels._mlp_kernels(x1, x2, [activation] * depth_g, w_var, b_var, True, act_name="activation")
 
 
 def f_kernels(h1, h2=None, *, activation: str = "relu", w_var: float = 1.0, b_var: float = 0.0):
     r"""``(K_f, Theta_f)`` of the one-hidden-layer head on bottleneck features (input kernel :math:`h\cdot h'/d`)."""
-    return kernels.mlp_kernels(h1, h2, activations=[activation], w_var=w_var, b_var=b_var)
+    kernels._check_activation(activation)
+    return kernels._mlp_kernels(h1, h2, [activation], w_var, b_var, True, names=("h1", "h2"), act_name="activation")
 
 
 def full_ntk(x1, x2=None, *, depth_g: int, activation: str = "relu", w_var: float = 1.0, b_var: float = 0.0):
     r"""``(nngp, ntk)`` of the same architecture with an infinitely wide bottleneck: the MLP whose hidden
     layers are ``[activation] * depth_g + ["identity", activation]`` (the bottleneck is a linear layer)."""
     depth_g = _check_depth_g(depth_g)
-    return kernels.mlp_kernels(x1, x2, activations=[activation] * depth_g + ["identity", activation],
-                               w_var=w_var, b_var=b_var)
+    kernels._check_activation(activation)
+    return kernels._mlp_kernels(x1, x2, [activation] * depth_g + ["identity", activation], w_var, b_var, True,
+                                act_name="activation")
 
 
 def effective_kernel(theta_f, jf1, jf2, theta_g):
@@ -106,8 +128,8 @@ def effective_kernel(theta_f, jf1, jf2, theta_g):
     Raises:
         ValueError: mismatched shapes.
     """
-    theta_f, theta_g = np.asarray(theta_f), np.asarray(theta_g)
-    jf1, jf2 = np.asarray(jf1), np.asarray(jf2)
+    theta_f, theta_g = V.array("theta_f", theta_f, ndim=2), V.array("theta_g", theta_g, ndim=2)
+    jf1, jf2 = V.array("jf1", jf1, ndim=3), V.array("jf2", jf2, ndim=3)
     n1, n2 = theta_f.shape
     if theta_g.shape != (n1, n2) or jf1.ndim != 3 or jf2.ndim != 3 or jf1.shape[0] != n1 or jf2.shape[0] != n2 \
             or jf1.shape[1:] != jf2.shape[1:]:
@@ -127,7 +149,7 @@ def feature_velocity(theta_g, jf, grad_f):
     Returns:
         ``(n, d)``.
     """
-    theta_g, jf, grad_f = np.asarray(theta_g), np.asarray(jf), np.asarray(grad_f)
+    theta_g, jf, grad_f = V.array("theta_g", theta_g, ndim=2), V.array("jf", jf, ndim=3), V.array("grad_f", grad_f, ndim=2)
     if theta_g.shape[1] != jf.shape[0] or grad_f.shape != jf.shape[:2]:
         raise ValueError(f"shapes: theta_g {theta_g.shape}, jf {jf.shape}, grad_f {grad_f.shape}")
     return -theta_g @ np.einsum("jkd,jk->jd", jf, grad_f)
@@ -146,9 +168,14 @@ def f_random_features(rng: np.random.Generator, d: int, width: int, k: int = 1, 
         ``{"W": (d, n), "b": (n,), "a": (n, k), "beta": (k,)}`` (with the leading draw axis if asked).
     """
     d = _check_d(d)
-    if width < 1 or k < 1:
-        raise ValueError(f"width and k must be >= 1, got width={width!r}, k={k!r}")
-    lead = () if n_draws is None else (int(n_draws),)
+    width = V.integer("width", width, low=1, high=10**7)
+    k = V.integer("k", k, low=1, high=10**4)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {rng!r}")
+    lead = () if n_draws is None else (V.integer("n_draws", n_draws, low=1, high=10**6),)
+    if (lead[0] if lead else 1) * (d + k + 1) * width > 10**8:
+        raise ValueError(f"n_draws * (d + k + 1) * width must be <= 1e8 (memory), got n_draws={n_draws}, d={d}, "
+                         f"width={width}, k={k}")
     return {"W": rng.standard_normal(lead + (d, width)), "b": rng.standard_normal(lead + (width,)),
             "a": rng.standard_normal(lead + (width, k)), "beta": rng.standard_normal(lead + (k,))}
 
@@ -166,16 +193,19 @@ def f_apply(params: dict, h, *, activation: str = "relu", w_var: float = 1.0, b_
     :math:`J_f(h) = \sqrt{\sigma_w^2/n}\sqrt{\sigma_w^2/d}\,W\,\mathrm{diag}(\phi'(z))\,a`. Leading draw axes
     of ``params`` (see :func:`f_random_features`) broadcast.
     """
-    kernels._check_activation(activation)
-    h = np.asarray(h, dtype=np.float64)
-    W, b, a, beta = params["W"], params["b"], params["a"], params["beta"]
+    w_var, b_var = _check_head(activation, w_var, b_var)
+    W, b, a, beta = _check_params(params)
+    h = V.array("h", h)
     d, n = W.shape[-2:]
-    if h.shape[-1] != d:
+    if h.ndim < 1 or h.shape[-1] != d:
         raise ValueError(f"h must have last axis d={d}, got shape {h.shape}")
     phi, dphi = _PHI[activation]
     z = np.sqrt(w_var / d) * (h @ W) + np.sqrt(b_var) * b[..., None, :]
     out = np.sqrt(w_var / n) * (phi(z) @ a) + np.sqrt(b_var) * beta[..., None, :]
     jf = np.sqrt(w_var / n) * np.sqrt(w_var / d) * np.einsum("...dn,...pn,...nk->...pkd", W, dphi(z), a, optimize=True)
+    if not (np.all(np.isfinite(out)) and np.all(np.isfinite(jf))):
+        raise ValueError(f"f_apply overflows float64 (max |h| = {float(np.max(np.abs(h))):.3g}, w_var = {w_var!r}, "
+                         f"b_var = {b_var!r})")
     return out, jf
 
 
@@ -185,16 +215,25 @@ def f_empirical_ntk(params: dict, h1, h2, *, activation: str = "relu", w_var: fl
     :math:`\frac{\sigma_w^2}{n}\sum_i \bar a_i^2\phi'(z_i)\phi'(z'_i)\,(\sigma_w^2 h\cdot h'/d + \sigma_b^2)` with
     :math:`\bar a_i^2 = \frac1k\sum_c a_{ic}^2` (output-averaged as in :func:`sims.substrate.kernels.empirical_ntk`).
     Converges to :math:`\Theta_f` of :func:`f_kernels` as the width grows. Returns ``(..., n1, n2)``."""
-    h1, h2 = np.asarray(h1, dtype=np.float64), np.asarray(h2, dtype=np.float64)
-    W, b, a = params["W"], params["b"], params["a"]
+    w_var, b_var = _check_head(activation, w_var, b_var)
+    W, b, a, _ = _check_params(params)
+    h1, h2 = V.array("h1", h1), V.array("h2", h2)
     d, n = W.shape[-2:]
+    for name, h in (("h1", h1), ("h2", h2)):
+        if h.ndim < 2 or h.shape[-1] != d:
+            raise ValueError(f"{name} must have shape (..., n_pts, d={d}), got {h.shape}")
     phi, dphi = _PHI[activation]
     z1 = np.sqrt(w_var / d) * (h1 @ W) + np.sqrt(b_var) * b[..., None, :]
     z2 = np.sqrt(w_var / d) * (h2 @ W) + np.sqrt(b_var) * b[..., None, :]
     read = w_var / n * np.einsum("...in,...jn->...ij", phi(z1), phi(z2), optimize=True) + b_var
     a2 = np.mean(a * a, axis=-1)
     first = w_var / n * np.einsum("...in,...n,...jn->...ij", dphi(z1), a2, dphi(z2), optimize=True)
-    return read + first * (w_var * (h1 @ np.swapaxes(h2, -1, -2)) / d + b_var)
+    out = read + first * (w_var * (h1 @ np.swapaxes(h2, -1, -2)) / d + b_var)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"f_empirical_ntk overflows float64 (max |h1|, |h2| = "
+                         f"{max(float(np.max(np.abs(h1))), float(np.max(np.abs(h2)))):.3g}, w_var = {w_var!r}, "
+                         f"b_var = {b_var!r})")
+    return out
 
 
 # --------------------------------------------------------------------------- NTK baseline
@@ -219,9 +258,11 @@ def ntk_mse_prediction(theta_train, y_train, f0_train, times, *, lr: float = 1.0
     Raises:
         ValueError: shapes, non-symmetric kernel, ``lr <= 0``.
     """
-    th = np.asarray(theta_train, dtype=np.float64)
-    y = np.asarray(y_train, dtype=np.float64)
-    f0 = np.asarray(f0_train, dtype=np.float64)
+    th = V.array("theta_train", theta_train)
+    y = V.array("y_train", y_train)
+    f0 = V.array("f0_train", f0_train)
+    lr = V.real("lr", lr, low=0.0, low_open=True)
+    times = V.array("times", times, ndim=(0, 1))
     if th.ndim != 2 or th.shape[0] != th.shape[1] or y.shape != f0.shape or y.shape[0] != th.shape[0]:
         raise ValueError(f"shapes: theta_train {th.shape}, y_train {y.shape}, f0_train {f0.shape}")
     if not np.allclose(th, th.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(th).max())):
@@ -230,21 +271,24 @@ def ntk_mse_prediction(theta_train, y_train, f0_train, times, *, lr: float = 1.0
         raise ValueError(f"lr must be > 0, got {lr!r}")
     ts = np.atleast_1d(np.asarray(times, dtype=np.float64))
     rate = lr / (y.size if size_normalized else 1.0)
-    ev, V = np.linalg.eigh(th)
+    if theta_test_train is not None:
+        tt = V.array("theta_test_train", theta_test_train, ndim=2)
+        ft0 = V.array("f0_test", f0_test)
+        if tt.shape[1] != th.shape[0] or ft0.shape != (tt.shape[0], y.shape[1]):
+            raise ValueError(f"shapes: theta_test_train {tt.shape}, f0_test {ft0.shape}")
+    if np.any(ts < 0):
+        raise ValueError(f"times must be >= 0, got min {float(ts.min())!r}")
+    ev, Q = np.linalg.eigh(th)
     ev = np.maximum(ev, 0.0)
-    r0 = V.T @ (f0 - y)  # (N, k) residual in the eigenbasis
+    r0 = Q.T @ (f0 - y)  # (N, k) residual in the eigenbasis
     decay = np.exp(-rate * np.outer(ts, ev))  # (T, N)
-    f_train = y[None] + np.einsum("in,tn,nk->tik", V, decay, r0, optimize=True)
+    f_train = y[None] + np.einsum("in,tn,nk->tik", Q, decay, r0, optimize=True)
     if theta_test_train is None:
         return f_train
-    tt = np.asarray(theta_test_train, dtype=np.float64)
-    ft0 = np.asarray(f0_test, dtype=np.float64)
-    if tt.shape[1] != th.shape[0] or ft0.shape != (tt.shape[0], y.shape[1]):
-        raise ValueError(f"shapes: theta_test_train {tt.shape}, f0_test {ft0.shape}")
     with np.errstate(divide="ignore", invalid="ignore"):
         lt = np.outer(ts, ev) * rate
         factor = np.where(ev > 0, np.expm1(-lt) / np.where(ev > 0, ev, 1.0), -rate * ts[:, None])
-    f_test = ft0[None] + np.einsum("mn,tn,nk->tmk", tt @ V, factor, r0, optimize=True)
+    f_test = ft0[None] + np.einsum("mn,tn,nk->tmk", tt @ Q, factor, r0, optimize=True)
     return f_train, f_test
 
 
@@ -261,10 +305,14 @@ def linear_rates(*, depth_g: int, d_in: int, d: int, w_var: float = 1.0):
         ``(c_g, c_f, c)`` floats.
     """
     depth_g, d = _check_depth_g(depth_g), _check_d(d)
+    d_in = V.integer("d_in", d_in, low=1)
     if d_in < 1:
         raise ValueError(f"d_in must be >= 1, got {d_in!r}")
     w = kernels._check_var("w_var", w_var)
-    return ((depth_g + 1) * w ** (depth_g + 1) / d_in, 2 * w**2 / d, (depth_g + 3) * w ** (depth_g + 3) / d_in)
+    try:
+        return ((depth_g + 1) * w ** (depth_g + 1) / d_in, 2 * w**2 / d, (depth_g + 3) * w ** (depth_g + 3) / d_in)
+    except OverflowError:
+        raise ValueError(f"w_var ** (depth_g + 3) = {w!r} ** {depth_g + 3} overflows float64") from None
 
 
 def linear_flow(A, B, X, Y, *, c_g: float, c_f: float):
@@ -273,11 +321,16 @@ def linear_flow(A, B, X, Y, *, c_g: float, c_f: float):
     :math:`\dot A = -c_g B^\top G^\top X`, :math:`\dot B = -c_f G^\top XA^\top` with :math:`G = XA^\top B^\top - Y`
     (rows are samples: ``X (N, d0)``, ``Y (N, k)``, ``A (d, d0)``, ``B (k, d)``).
     """
-    A, B, X, Y = (np.asarray(v, dtype=np.float64) for v in (A, B, X, Y))
+    A, B, X, Y = (V.array(name, v, ndim=2) for name, v in (("A", A), ("B", B), ("X", X), ("Y", Y)))
+    c_g, c_f = V.real("c_g", c_g, low=0.0), V.real("c_f", c_f, low=0.0)
     if A.shape[1] != X.shape[1] or B.shape[1] != A.shape[0] or Y.shape != (X.shape[0], B.shape[0]):
         raise ValueError(f"shapes: A {A.shape}, B {B.shape}, X {X.shape}, Y {Y.shape}")
-    G = X @ A.T @ B.T - Y
-    return -c_g * B.T @ G.T @ X, -c_f * G.T @ X @ A.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        G = X @ A.T @ B.T - Y
+        dA, dB = -c_g * B.T @ G.T @ X, -c_f * G.T @ X @ A.T
+    if not (np.all(np.isfinite(dA)) and np.all(np.isfinite(dB))):
+        raise ValueError("linear_flow overflows float64 at this state (entries of A, B, X, Y or c_g, c_f too large)")
+    return dA, dB
 
 
 def linear_mode_model() -> ModeModel:
@@ -329,15 +382,23 @@ def linear_time_to_fraction(frac: float, *, u0: float, tau_: float, kappa_: floa
     Raises:
         ValueError: ``frac`` outside (0, 1), ``u0`` outside (0, tau), non-positive rates.
     """
-    if not 0 < frac < 1:
-        raise ValueError(f"frac must be in (0, 1), got {frac!r}")
-    if not (tau_ > 0 and kappa_ > 0 and lam_ > 0):
-        raise ValueError(f"tau_, kappa_, lam_ must be > 0, got {tau_!r}, {kappa_!r}, {lam_!r}")
+    frac = V.real("frac", frac, low=0.0, high=1.0, low_open=True, high_open=True)
+    u0 = V.real("u0", u0)
+    tau_ = V.real("tau_", tau_, low=0.0, low_open=True)
+    kappa_ = V.real("kappa_", kappa_, low=0.0, low_open=True)
+    lam_ = V.real("lam_", lam_, low=0.0, low_open=True)
     if c is not None:
-        if not c > 0:
-            raise ValueError(f"c must be > 0, got {c!r}")
-        return float(-np.log(frac) / (2 * c * lam_))
+        c = V.real("c", c, low=0.0, low_open=True)
+        return _finite_time(-math.log(frac) / (2 * c * lam_), "c, lam_")
     if not 0 < u0 < tau_:
         raise ValueError(f"u0 must be in (0, tau_), got {u0!r}")
-    us = tau_ - np.sqrt(frac) * (tau_ - u0)
-    return float(np.log(us * (tau_ - u0) / (u0 * (tau_ - us))) / (2 * kappa_ * lam_ * tau_))
+    us = tau_ - math.sqrt(frac) * (tau_ - u0)
+    # tau_ - us = sqrt(frac) (tau_ - u0): the log of the ratio in log space (no overflow at huge tau_, tiny frac)
+    return _finite_time((math.log(us) - math.log(u0) - 0.5 * math.log(frac)) / (2 * kappa_ * lam_ * tau_),
+                        "kappa_, lam_, tau_")
+
+
+def _finite_time(t: float, names: str) -> float:
+    if not math.isfinite(t):
+        raise ValueError(f"linear_time_to_fraction: the time {t!r} is outside the float range ({names} too small)")
+    return float(t)

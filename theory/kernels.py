@@ -210,13 +210,13 @@ def _moments(activation: str, cov, var1, var2):
     return k, dot, d1, d2
 
 
-def _inputs(x1, x2):
-    x1 = V.array("x1", x1)
-    x2 = x1 if x2 is None else V.array("x2", x2)
+def _inputs(x1, x2, names=("x1", "x2")):
+    x1 = V.array(names[0], x1)
+    x2 = x1 if x2 is None else V.array(names[1], x2)
     if x1.ndim != 2 or x2.ndim != 2:
-        raise ValueError(f"x1 and x2 must be 2-D (n, d_in), got shapes {x1.shape} and {x2.shape}")
+        raise ValueError(f"{names[0]} and {names[1]} must be 2-D (n, d_in), got shapes {x1.shape} and {x2.shape}")
     if x1.shape[1] != x2.shape[1]:
-        raise ValueError(f"x1 and x2 must have the same d_in, got shapes {x1.shape} and {x2.shape}")
+        raise ValueError(f"{names[0]} and {names[1]} must have the same d_in, got shapes {x1.shape} and {x2.shape}")
     if x1.shape[1] < 1:
         raise ValueError(f"d_in must be >= 1, got shape {x1.shape}")
     if not (np.all(np.isfinite(x1)) and np.all(np.isfinite(x2))):
@@ -228,14 +228,15 @@ def _check_var(name, v) -> float:
     return V.real(name, v, low=0.0)
 
 
-def _check_finite_kernel(out, x1, x2, **variances):
+def _check_finite_kernel(out, x1, x2, names=("x1", "x2"), **variances):
     """No silent inf/NaN: a kernel that left the float range is refused, naming the inputs that set its scale."""
     if all(o is None or np.all(np.isfinite(o)) for o in out):
         return out
     scale = max(float(np.max(np.abs(x1))), float(np.max(np.abs(x2))))
     extra = "".join(f", {k} = {v!r}" for k, v in variances.items())
-    raise ValueError(f"the kernel overflows float64 for these inputs (max |x1|, |x2| entry = {scale:.3g}{extra}); "
-                     "rescale x1/x2 or the variances")
+    a, b = names
+    raise ValueError(f"the kernel overflows float64 for these inputs (max |{a}|, |{b}| entry = {scale:.3g}{extra}); "
+                     f"rescale {a}/{b} or the variances")
 
 
 def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, b_var: float = 0.0,
@@ -257,7 +258,13 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     Raises:
         ValueError: bad shapes, empty ``activations``, unknown activation, negative variances.
     """
-    x1, x2 = _inputs(x1, x2)
+    return _mlp_kernels(x1, x2, activations, w_var, b_var, get_ntk)
+
+
+def _mlp_kernels(x1, x2, activations, w_var, b_var, get_ntk, names=("x1", "x2"), act_name=None):
+    """:func:`mlp_kernels` with the argument names used in error messages (``theory.bottleneck`` calls its inputs
+    ``h1``/``h2`` and its single activation ``activation``)."""
+    x1, x2 = _inputs(x1, x2, names)
     w_var, b_var = _check_var("w_var", w_var), _check_var("b_var", b_var)
     if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
         raise TypeError(f"activations must be a sequence of names from {ACTIVATIONS}, got {activations!r}")
@@ -267,7 +274,7 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     if len(acts) > MAX_DEPTH:
         raise ValueError(f"activations must name at most {MAX_DEPTH} layers (cost grows with depth), got {len(acts)}")
     for i, a in enumerate(acts):
-        _check_activation(a, f"activations[{i}]")
+        _check_activation(a, act_name or f"activations[{i}]")
     d_in = x1.shape[1]
     gram = (x1 @ x2.T) / d_in  # one BLAS call (per-block matmuls would oversubscribe BLAS threads)
     v1 = np.einsum("ij,ij->i", x1, x1) / d_in
@@ -276,7 +283,7 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     if n1 * x2.shape[0] <= _BLOCK_ELEMS:
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
             out = _recursion(gram, v1, v2, acts, w_var, b_var, get_ntk)
-        return _check_finite_kernel(out, x1, x2, w_var=w_var, b_var=b_var)
+        return _check_finite_kernel(out, x1, x2, names, w_var=w_var, b_var=b_var)
     # row blocks: cache-sized, and spread over threads (numpy releases the GIL inside ufuncs)
     rows = max(1, _BLOCK_ELEMS // x2.shape[0])
     starts = list(range(0, n1, rows))
@@ -296,7 +303,7 @@ def mlp_kernels(x1, x2=None, *, activations: Sequence[str], w_var: float = 1.0, 
     else:
         for i in starts:
             work(i)
-    return _check_finite_kernel((k_out, t_out), x1, x2, w_var=w_var, b_var=b_var)
+    return _check_finite_kernel((k_out, t_out), x1, x2, names, w_var=w_var, b_var=b_var)
 
 
 _BLOCK_ELEMS = 1 << 15  # 32k float64 = 256 KiB per array: the recursion's arrays stay in cache
