@@ -47,6 +47,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dsyrk as _syrk
 from scipy.special import xlogy
 
 __all__ = [
@@ -151,7 +152,10 @@ def _check_scalar(name: str, x, *, allow_none: bool = True) -> float | None:
     return x
 
 
-def _check_embeddings(embeddings, *, batched: bool) -> np.ndarray:
+def _check_embeddings(embeddings, *, batched: bool, convert: bool = True) -> np.ndarray:
+    """Shape and dtype checks; with ``convert`` also a float64 copy (if needed) and a finiteness scan (the
+    single-array path :func:`_scatter_one` does neither: it converts chunk by chunk and finds non-finite
+    entries through the class means, see :func:`_nonfinite_error`)."""
     e = np.asarray(embeddings)
     if not (np.issubdtype(e.dtype, np.floating) or np.issubdtype(e.dtype, np.integer)):
         raise TypeError(f"embeddings must be a real array, got dtype {e.dtype}")
@@ -168,11 +172,21 @@ def _check_embeddings(embeddings, *, batched: bool) -> np.ndarray:
         raise ValueError(f"embeddings: need d >= 1 features, got d={d}")
     if batched and e.shape[0] < 1:
         raise ValueError(f"embeddings: need at least one checkpoint, got shape {e.shape}")
+    if not convert:
+        return e
     e = e.astype(np.float64, copy=False)
     if not np.all(np.isfinite(e)):
-        bad = np.argwhere(~np.isfinite(e))[0]
-        raise ValueError(f"embeddings contain NaN/inf (first at index {tuple(int(i) for i in bad)})")
+        _nonfinite_error(e)
     return e
+
+
+def _nonfinite_error(e: np.ndarray):
+    """Raise the ValueError for non-finite embeddings (naming the first bad index), or for finite embeddings
+    whose float64 sums overflow."""
+    bad = np.argwhere(~np.isfinite(e))
+    if bad.size:
+        raise ValueError(f"embeddings contain NaN/inf (first at index {tuple(int(i) for i in bad[0])})")
+    raise ValueError(f"embeddings are too large: their float64 class sums overflow (max |e| = {np.max(np.abs(e)):.3g})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,23 +199,38 @@ def _norms(v: LidarVariant, n: int, q: int) -> tuple[float, float]:
     return nb, nw
 
 
-_CHUNK_ROWS = 16384  # rows of centred views per matmul: ~16 MB of float64 at d = 128, bounded memory
+_CHUNK_ELEMS = 1 << 24  # float64 elements of the centred-views buffer (128 MB): bounded memory, few BLAS calls
 
 
 def _scatter_one(e: np.ndarray, v: LidarVariant) -> tuple[np.ndarray, np.ndarray]:
-    """Unregularised (Sb, Sw) of one (n, q, d) float64 array, chunked over classes."""
+    """Unregularised (Sb, Sw) of one (n, q, d) real array (any float/int dtype; never copied whole).
+
+    The class means are one float64-accumulating pass; a non-finite entry anywhere makes its class mean
+    non-finite, so checking the ``(n, d)`` means replaces a scan of the whole array. The within-class scatter
+    is accumulated chunk by chunk: each chunk of classes is centred (and converted to float64) into one reused
+    buffer and added with a symmetric rank-k update (BLAS ``syrk``, one triangle).
+    """
     n, q, d = e.shape
     nb, nw = _norms(v, n, q)
-    mu_i = e.mean(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        mu_i = e.mean(axis=1, dtype=np.float64)
+    if not np.all(np.isfinite(mu_i)):
+        _nonfinite_error(e)
     c = mu_i - mu_i.mean(axis=0)
     sb = (c.T @ c) / nb
-    sw = np.zeros((d, d))
-    step = max(1, _CHUNK_ROWS // q)
+    step = max(1, min(n, _CHUNK_ELEMS // (q * d)))
+    buf = np.empty((step, q, d))
+    acc = np.zeros((d, d), order="F")  # syrk accumulates the upper triangle in place
     for s in range(0, n, step):
-        x = (e[s : s + step] - mu_i[s : s + step, None, :]).reshape(-1, d)
-        sw += x.T @ x
+        k = min(step, n - s)
+        x = buf[:k]
+        np.subtract(e[s : s + k], mu_i[s : s + k, None, :], out=x)
+        # C-ordered rows (k q, d) seen transposed are a Fortran (d, k q) matrix a: a a^T = x^T x, no copy
+        acc = _syrk(1.0, x.reshape(-1, d).T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+    sw = np.triu(acc)
+    sw += np.triu(acc, 1).T
     sw /= nw
-    return 0.5 * (sb + sb.T), 0.5 * (sw + sw.T)
+    return 0.5 * (sb + sb.T), sw
 
 
 def scatter_matrices(embeddings, *, delta: float = 0.0, variant: str | LidarVariant = "paper"):
@@ -226,7 +255,7 @@ def scatter_matrices(embeddings, *, delta: float = 0.0, variant: str | LidarVari
     """
     delta = _check_scalar("delta", delta, allow_none=False)
     v = _variant(variant)
-    e = _check_embeddings(embeddings, batched=False)
+    e = _check_embeddings(embeddings, batched=False, convert=False)
     sb, sw = _scatter_one(e, v)
     sw[np.diag_indices_from(sw)] += delta
     return sb, sw
@@ -264,8 +293,10 @@ def lda_spectrum(sb, sw, *, method: Literal["whiten", "generalized", "eig"] = "w
     Three mathematically equivalent routes (the tests check that they agree):
 
     * ``"whiten"``: :math:`W=\Sigma_w^{-1/2}` from ``eigh``, then ``eigvalsh`` of the symmetrised
-      :math:`W\Sigma_bW` (the paper's definition, the one :func:`lidar` uses);
-    * ``"generalized"``: ``scipy.linalg.eigh(Sb, Sw, eigvals_only=True)`` (:math:`\Sigma_bv=\lambda\Sigma_wv`);
+      :math:`W\Sigma_bW` (the paper's definition);
+    * ``"generalized"``: ``scipy.linalg.eigh(Sb, Sw, eigvals_only=True)`` (:math:`\Sigma_bv=\lambda\Sigma_wv`;
+      the route :func:`lidar` uses for the ``"eig"`` variants without clamping: a Cholesky instead of a full
+      eigendecomposition);
     * ``"eig"``: real parts of ``numpy.linalg.eig(solve(Sw, Sb))`` (similar to the symmetric form).
 
     Args:
@@ -387,9 +418,32 @@ class LidarResult(NamedTuple):
         return float(self.spectrum[0])
 
 
+def _generalized_spectrum(sb: np.ndarray, sw: np.ndarray, *, where: str) -> np.ndarray:
+    r"""Eigenvalues of :math:`\Sigma_w^{-1/2}\Sigma_b\Sigma_w^{-1/2}` as the generalised symmetric problem
+    :math:`\Sigma_b v = \lambda\Sigma_w v` (Cholesky of :math:`\Sigma_w`, no eigenvectors): the same eigenvalues as
+    the whitening of :func:`_whitener`, for a fraction of its cost. The singularity test is :func:`_whitener`'s
+    exactly: a Cholesky failure or a small condition estimate (LAPACK ``pocon``, cheap) sends ``sw`` to the
+    eigenvalue check of :func:`_whitener`, which raises when it is singular."""
+    d = sw.shape[-1]
+    chol, info = scipy.linalg.lapack.dpotrf(sw, lower=0, clean=1)
+    if info == 0:
+        rcond, _ = scipy.linalg.lapack.dpocon(chol, float(np.max(np.sum(np.abs(sw), axis=0))))
+    if info != 0 or rcond <= 100.0 * d * d * np.finfo(float).eps:  # margin: a 1-norm estimate, within d of 1/cond_2
+        _whitener(sw, clamp=None, where=where)  # raises when singular; else the matrix is merely ill-conditioned
+    lam = scipy.linalg.eigh(sb, sw, eigvals_only=True, check_finite=False)
+    return _clean_spectrum(lam, where=where)
+
+
 def _lidar_from_scatter(sb, sw, v: LidarVariant, delta: float, eps: float, where: str) -> LidarResult:
     d = sb.shape[-1]
     sw = sw + delta * np.eye(d)
+    if v.spectrum == "eig" and not v.clamp_sw:
+        lam = _generalized_spectrum(sb, sw, where=where)
+        if v.delta_lidar:  # spec(M + delta I) = spec(M) + delta
+            lam = lam + delta
+        if not lam.size or lam[0] <= 0:
+            raise ValueError(f"{where}: Sigma_b is zero (all clean-sample means coincide); LiDAR is undefined")
+        return LidarResult(entropy_rank(lam, eps=eps, mode=v.entropy), lam)
     w = _whitener(sw, clamp=eps if v.clamp_sw else None, where=where)
     m = w @ sb @ w
     m = 0.5 * (m + m.T)
@@ -419,8 +473,11 @@ def lidar(embeddings, *, delta: float | None = None, eps: float | None = None,
         \lambda = \mathrm{spec}\big((\hat\Sigma_w+\delta I)^{-1/2}\hat\Sigma_b(\hat\Sigma_w+\delta I)^{-1/2}\big),
 
     with the unbiased estimators of :func:`scatter_matrices`, a symmetric float64 eigensolver and
-    :math:`0\log0=0`. Cost :math:`O(nqd^2 + d^3)`; the within-class scatter is one chunked matrix
-    product (not a loop over classes).
+    :math:`0\log0=0`. Cost :math:`O(nqd^2 + d^3)`: one float64-accumulating pass for the class means, the
+    within-class scatter as chunked symmetric rank-k updates (BLAS ``syrk``; float32 input is converted chunk
+    by chunk, never copied whole), and the spectrum as the generalised problem
+    :math:`\hat\Sigma_bv=\lambda(\hat\Sigma_w+\delta I)v` (Cholesky, eigenvalues only), which has the same
+    eigenvalues as the whitened matrix.
 
     Args:
         embeddings: ``(n, q, d)``: ``n >= 2`` clean samples (surrogate classes), ``q >= 2`` views of
@@ -445,7 +502,7 @@ def lidar(embeddings, *, delta: float | None = None, eps: float | None = None,
     v = _variant(variant)
     delta = v.delta if delta is None else _check_scalar("delta", delta)
     eps = v.eps if eps is None else _check_scalar("eps", eps)
-    e = _check_embeddings(embeddings, batched=False)
+    e = _check_embeddings(embeddings, batched=False, convert=False)
     sb, sw = _scatter_one(e, v)
     res = _lidar_from_scatter(sb, sw, v, delta, eps, "lidar")
     return res if return_spectrum else res.value
