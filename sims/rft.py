@@ -121,10 +121,10 @@ class RftConfig(Config):
     temperature: float = 2.0
     entropy: float = 0.1
     pretrain_steps: int = 400
-    finetune_steps: int = 1000
+    finetune_steps: int = 1500
     partial_steps: int = 50
-    record_every: int = 20
-    digits_seeds: int = 4
+    record_every: int = 25
+    digits_seeds: int = 3
     G: int = 8
     n_groups: int = 64
 
