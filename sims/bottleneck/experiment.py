@@ -133,21 +133,27 @@ class BottleneckExperiment(Experiment):
         "the bottleneck, an infinitely wide network is described by a fixed kernel (the neural tangent kernel, NTK): "
         "its features never move. With a finite bottleneck of width d, the part of the kernel that passes through the "
         "bottleneck stays random and keeps changing during training, so the network learns features; the paper "
-        "predicts that this speeds training up, in particular when the targets are large against the network's "
-        "initial outputs.")
+        "states that this dramatically accelerates training, with improved overall performance, and explains the "
+        "acceleration with infinitely wide deep linear models.")
     reproduced = (
         "(a) The empirical NTK and NNGP kernels of finite ReLU networks are compared with their infinite-width "
         "formulas as the width grows; (b) the random part of the kernel through a bottleneck is sampled for several "
         "widths and bottleneck widths; (c) on scikit-learn's digits, finite bottleneck networks (widths 64-4096, "
-        "bottleneck 4), the infinite-width bottleneck limit and the pure NTK model are trained at a small and a large "
-        "target scale (5 seeds, 500 steps at the default scale; widths 64 and 256 at the quick scale); (d) a two-layer "
-        "linear analogue gives the expected sign of the speed-up.")
+        "bottleneck 4, 5 seeds), the infinite-width bottleneck limit (24 random draws) and the pure NTK model are "
+        "trained on centred outputs (each model's random initial output subtracted, so all start from the same loss) "
+        "at a small and a large target scale (500 steps at the default scale); speed-up and final test loss come with "
+        "bootstrap intervals over draws, beside a small-target prediction derived here (the limit trains like a fixed "
+        "kernel equal to its own random initial kernel); (d) a two-layer linear analogue gives the expected sign of "
+        "the speed-up.")
     departures = (
-        "The expectation that small targets see no acceleration comes from this package's linear analogue, not "
-        "from the paper; on digits with ReLU the bottleneck limit is faster than the NTK model at both target scales, "
-        "so that record fails. Finite networks are compared with the limit started from their own random draws, "
-        "because with independent draws the width effect drowns in seed noise; the rate at which they approach it is "
-        "reported, not tested, since ReLU heads do not satisfy the smoothness the 1/sqrt(width) argument needs.")
+        "Only the paper's abstract was available: its datasets, architectures and metrics are unknown, so the "
+        "acceleration and the improved performance are tested on scikit-learn digits (one-vs-rest regression, "
+        "full-batch gradient descent) at two target scales, with performance read as test loss. Outputs are centred "
+        "(F - F_0) so that the random initial output does not decide the comparison; the paper does not say how it "
+        "handled it. The small-target prediction (lazy training with the bottleneck's own initial kernel) is derived "
+        "here, not taken from the paper. Finite networks are compared with the limit started from their own random "
+        "draws, because with independent draws the width effect drowns in seed noise; the rate at which they approach "
+        "it is reported, not tested, since ReLU heads do not satisfy the smoothness the 1/sqrt(width) argument needs.")
     captions = {
         "bottleneck_kernels": (
             "(a) Relative error of the empirical NTK (blue) and NNGP (orange) kernels of finite ReLU networks against "
