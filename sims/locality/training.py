@@ -114,7 +114,7 @@ def cycle_unit(cfg: dict, seeds) -> list[dict]:
     for j, (s, i) in enumerate(members):
         f = fams[i]
         r = {"acc": acc[j], "acc_test": acc_t[j] if f.get("test_p") else np.zeros(0), "loss": losses[j]}
-        if f["scratchpad"] == "inductive" and cfg.get("mvt_count", 0):
+        if f["scratchpad"] == "inductive" and cfg.get("mvt_count", 0) and not f.get("test_p"):  # cycle families
             m = jax.tree_util.tree_map(lambda x: x[j] if eqx.is_array(x) else x, res.params["model"])
             r["mvt_diff"], r["mvt_prefixes"] = masked_vs_trimmed(m, f["p"], f["q"], names, count=cfg["mvt_count"])
         out[s][f["key"]] = r
