@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     p.add_argument("--no-check", action="store_true",
                    help="exploration: exit 0 even when a target ratio is missed (by default a missed target exits 1)")
+    p.add_argument("--experiments", action="store_true",
+                   help="also time every experiment at default scale, cold (empty compilation cache) and warm, "
+                        "each in its own process (long: minutes per experiment)")
     _add_cache_arg(p)
     return ap
 
@@ -187,6 +190,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         results = run_benches(quick=args.quick, only=args.only)
     except ValueError as e:
         raise _UsageError(e) from e
+    if args.experiments:
+        from .bench import experiment_times
+
+        results += experiment_times()
     if not results:
         print("no benchmarks registered")
         return 0

@@ -14,7 +14,8 @@
 * :mod:`~sims.substrate.measure`: measurements on recorded trajectories.
 """
 
-from . import data, kernels, losses, measure, networks, ode, sequences, train, transformer
+# benchmarks: registers the "substrate.fit" benchmark of ``python -m sims bench``
+from . import benchmarks, data, kernels, losses, measure, networks, ode, sequences, train, transformer  # noqa: F401
 from .kernels import empirical_nngp, empirical_ntk
 from .measure import first_crossing
 from .ode import ODEError, jepa_mode_trajectories, solve, solve_batch, sympy_rhs
