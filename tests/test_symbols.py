@@ -375,6 +375,56 @@ def test_splits_keep_fresh_tokens_apart():
     assert max(tr) < 1 + 256 <= min(va) and max(va) < 1 + 256 + 32 <= min(te) and max(te) < d["vocab"]
 
 
+def _fake_symbols_results(cfg, plain_end=0.05):
+    """Results shaped like a run's (2 seeds): curves that cross 0.5 where the claims expect, by construction."""
+    from sims import symbols as SS
+
+    S_, ns, V = 2, np.array(cfg.reg_ns, float), len(cfg.reg_variants)
+    labs = [SS.VARIANTS[i][0] for i in cfg.reg_variants]
+    shift = {"transformer": 0.0, "+a I (KQ)": 4.0, "+b I (VO)": 0.5, "+a I, +b I": 4.0}
+    lg = np.log2(ns / ns[0])
+    curves = np.stack([np.clip(1.2 - 0.35 * (lg + shift[lab]), 0, None) for lab in labs])  # [V, n]
+    curves[0, -1] = plain_end
+    reg = {"test_mse": np.broadcast_to(curves, (S_, V, len(ns))).copy(), "a_abs": np.zeros((S_, V, len(ns))),
+           "test_curve": np.broadcast_to(curves[..., None], (S_, V, len(ns), 2)).copy(),
+           "curve_steps": np.tile([0, cfg.reg_steps], (S_, 1))}
+    m = len(cfg.mlp_ns)
+    mlp = {"test_mse": np.stack([np.ones((S_, m)), np.full((S_, m), 0.01)], 1), "mean_pos": np.zeros((S_, 2, m)),
+           "mean_neg": np.zeros((S_, 2, m)), "diff_se": np.full((S_, 2, m), 0.01)}
+    ll = {"test_mse": np.broadcast_to(np.linspace(1.0, 0.5, len(cfg.ll_scales))[:, None],
+                                      (S_, len(cfg.ll_scales), len(cfg.ll_ns))).copy()}
+    cns = np.array(cfg.copy_ns, float)
+    copy = {f"d{d}": {"plain_best": np.tile(np.clip(1 - np.log(cns / d) / 3, 0, 1), (S_, 1)),
+                      "vo_best": np.zeros((S_, len(cfg.copy_vo_ns))), "b_eff": np.ones((S_, len(cfg.copy_vo_ns)))}
+            for d in cfg.copy_ds}
+    pred = np.array([S.projected_energy_fraction(n, d) for n, d in cfg.energy_pairs])
+    th = {"gap": np.array([[0.01, 0.02, 0.03]]), "gap_se": np.full((1, 3), 1e-3), "kappa": np.ones((1, 3)),
+          "energy": pred[None], "energy_se": np.full((1, len(pred)), 1e-3)}
+    tasks = {t: reg for t in cfg.reg_tasks}
+    return {"reg": tasks, "mlp": {t: mlp for t in cfg.reg_tasks}, "lastlayer": ll, "copy": copy, "theory": th}
+
+
+@pytest.mark.parametrize("scale", ["default", "paper"])
+def test_claims_and_plots_from_synthetic_results(tmp_path, scale):
+    # claim and plot code on results shaped like a run's, for the default variants (plain, +a I, +b I) and the
+    # paper preset's four: the claims index the variant axis by label, so both layouts give the same verdicts
+    from sims import symbols as SS
+
+    cfg = SS.SymbolsConfig.preset(scale)
+    exp = SS.SymbolsExperiment()
+    claims = {c.id: c for c in exp.claims(cfg, _fake_symbols_results(cfg))}
+    for c in claims.values():
+        assert c.statement and c.kind in ("claim", "check") and (c.holds or c.finding), c.id
+    # constructed: +a I is 16x ahead of the plain curve in n, the plain model ends at 0.05, n* = e^{1.5} d (slope 1)
+    assert claims["symbols.transformer_learns"].holds and claims["symbols.kq_identity_fewer_samples"].holds
+    assert claims["symbols.copy_inverse_scaling"].measured == pytest.approx(1.0, abs=1e-6)
+    assert ("symbols.tasks_identity_helps" in claims) == (scale == "paper")
+    bad = {c.id: c for c in exp.claims(cfg, _fake_symbols_results(cfg, plain_end=0.9))}
+    assert not bad["symbols.transformer_learns"].holds and bad["symbols.transformer_learns"].finding
+    pngs = exp.plots(cfg, _fake_symbols_results(cfg), tmp_path)
+    assert all(p.exists() for p in pngs) and len(pngs) == (3 if scale == "paper" else 2)
+
+
 @pytest.mark.slow
 def test_quick_run_produces_complete_claims(tmp_path):
     from sims.harness.runner import run_experiment
