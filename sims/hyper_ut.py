@@ -11,8 +11,16 @@ splits and all numbers of the paper's body are unknown here, so every design cho
 :math:`x[p] > p`, label the value at the terminal position. Uniform inputs have
 :math:`\mathbb E[H]\to e-1` hops (:func:`theory.hyper_ut.mean_hops`), so the data are drawn with exactly
 :math:`m` hops (:func:`theory.hyper_ut.sample_hops`): training on :math:`1\le m\le m_{train}`, testing on
-:math:`1\le m\le m_{max}`. The model reads the tokens :math:`x_0\dots x_{L-1}` followed by a readout token and
-predicts the label at the readout position (one classification over :math:`L` values).
+:math:`1\le m\le m_{max}`. **Input format** (``reverse``, the default since 2026-12-01): the model reads the values
+right to left, :math:`x_{L-1}\dots x_0`, with position embeddings of the *original* index (the substrate's
+``positions`` override), and the label is read at the last token, :math:`x_0`'s. Under the substrate's causal mask
+the token of position :math:`p` then sees every position :math:`q \ge p`, which is where its pointer can lead, so the
+hop rule is one repeatable step at every token (answer of :math:`p` := answer of :math:`x_p` when :math:`x_p > p`);
+the old format (``reverse=False``: :math:`x_0\dots x_{L-1}` and a readout token :math:`L` at the end) leaves each
+token blind to where it points and all the work to the readout token. Measured at the default scale (seed 0): with
+the old format no model fitted the training hops after 800 updates (0.35..0.67 on hops 1..2), with the reversed
+one every model fits them (accuracy 1.00). The task and labels are the same; the input order is the package's
+choice (the paper's is unknown).
 
 **Models** (all from the substrate's :class:`~sims.substrate.transformer.Transformer` embedding/unembedding and
 its :class:`~sims.substrate.transformer.Block`; attention is never re-implemented). One module,
@@ -40,20 +48,32 @@ outputs leaves it unchanged (tested). ACT is per sequence, read from the readout
 cross-entropy plus :math:`\tau\,\rho`, :math:`\rho=N+R` (Graves 2016). The threshold 0.99 is tensor2tensor's; the
 ponder weight :math:`\tau = 0.001` (tensor2tensor: 0.01) and the initial halting bias :math:`-3` (every step runs at
 first) are choices: with :math:`\tau = 0.01` and bias :math:`-1` the halting collapsed to one or two steps within a few
-hundred updates, before the task was learned, and never recovered (measured at :math:`L = 10, 12`). The gate depends
+hundred updates, before the task was learned, and never recovered (measured at :math:`L = 10, 12`). Measured again in
+the reversed format at the default scale (seeds 0-2, 2026-12-01), where every model fits the training hops either
+way: :math:`\tau = 0.01` against :math:`0.001` gave accuracy on hops 3, 4 of 0.61, 0.35 against 0.63, 0.40 (UT)
+and 0.57, 0.35 against 0.61, 0.39 (Hyper-UT), and fewer steps (Hyper-UT :math:`N` 1.9..2.5 against 2.2..2.8), so
+:math:`\tau = 0.001` stays. The gate depends
 on the step only (not on the input); conditioning it on the hidden state is a possible reading of the paper that is
 not implemented.
 
-**Scales.** ``default`` (CPU, about 90 s): :math:`L = 8`, training hops 1..2, test hops 1..4, width 16, 5 steps, 800
-Adam updates of batch 32, three seeds, and the fixed, UT and Hyper-UT models (the no-ACT ablation only in the other
-presets, for time). At this budget the models do not fit the training hops (about 0.5 accuracy against 0.9 wanted),
-so the default run exercises the pipeline and states the claims as not tested. ``paper``: the same task with width
-32, 2000 updates of batch 64, five seeds and all four models, where the models do learn the training range; it
-took 21 minutes (929 s of CPU time) on the shared 2-core CPU and should take well under 10 minutes on one GPU (not
-timed on a GPU). The paper's own sizes are unknown. Measured with it (CPU, 2026-12-01, seeds 0-4): every model fits
-hops 1..2 (accuracy 1.000); on hops 3..4 the fixed model reaches 0.476, the UT 0.453, Hyper-UT 0.413 and Hyper-UT
-without ACT 0.402 (the best constant guess 0.156), and the ACT models run almost every step (N = 4.96..5.00 of 5):
-the drop of the fixed model is reproduced; neither Hyper-UT's advantage nor compute growing with the hops is.
+**Scales.** ``default`` (CPU): :math:`L = 8`, training hops 1..2, test hops 1..4, width 16, at most 5 steps, 800
+Adam updates of batch 32 (peak learning rate 0.01), five seeds, the reversed format, and the fixed, UT and Hyper-UT
+models (the no-ACT ablation only in the other presets, for time). Measured (2026-12-01, seeds 0-4; 133 s of CPU time,
+13 minutes of wall time on the shared 2-core machine at load about 20): every model fits hops 1..2 (0.986, 0.996,
+0.980); on hops 3, 4 the fixed model reaches 0.39, 0.24, the UT 0.61, 0.39 and Hyper-UT 0.57, 0.34 (best constant
+guess 0.16); executed steps per hop count 1..4: UT 2.0, 2.7, 3.1, 3.1, Hyper-UT 2.1, 2.8, 2.8, 2.6. So the fixed
+model's drop is reproduced; both ACT models extrapolate better than it (Hyper-UT's margin, 0.14, is not resolved
+over five seeds: one fixed-depth seed reached 0.53 on hops 3); Hyper-UT is not better than the UT; its halting does
+not grow beyond the training hops (the UT's grows by one step to hop 3). Tried at this scale and not kept:
+:math:`\tau = 0.01` (above); 1200 updates instead of 800 (seeds 0-2: UT 0.46, 0.27 and Hyper-UT 0.57, 0.35 on hops
+3, 4 against 0.63, 0.40 and 0.61, 0.39; the fixed model unchanged), so longer training does not help extrapolation.
+Not tried (time): width 32, curricula over hops, other learning rates, a gate conditioned on the hidden state.
+``paper``: width 32, 2000 updates of batch 64, five seeds and all four models. It was measured only in the old
+left-to-right format with a readout token (CPU, 2026-12-01, seeds 0-4; 21 minutes, 929 s of CPU time): every model
+fitted hops 1..2 (1.000); on hops 3..4 the fixed model reached 0.476, the UT 0.453, Hyper-UT 0.413 and Hyper-UT
+without ACT 0.402 (best constant guess 0.156), and the ACT models ran almost every step (N = 4.96..5.00 of 5). It has
+not been re-run in the reversed format (no accelerator in that session); it should take well under 10 minutes on
+one GPU. The paper's own sizes are unknown.
 
 All models and seeds train in one compiled :func:`sims.substrate.train.fit`: the members are stacked and mapped
 over inside the loss (``lax.map`` on a CPU, where sequential small matrix products are faster; ``vmap`` on an
@@ -151,6 +171,7 @@ class Recurrent(eqx.Module):
             learned softmax over the first ``n_modules`` blocks.
         t_max: steps applied (the fixed model's depth, the UT's step budget).
         threshold: ACT threshold.
+        reverse: tokens come right to left (``x_{L-1} .. x_0``): positions ``T-1 .. 0`` are embedded.
     """
 
     net: Transformer
@@ -167,9 +188,10 @@ class Recurrent(eqx.Module):
     use_step: jax.Array
     t_max: int = eqx.field(static=True)
     threshold: float = eqx.field(static=True)
+    reverse: bool = eqx.field(static=True)
 
     def __init__(self, config: TransformerConfig, *, kind: str, n_bank: int, n_modules: int, threshold: float = 0.99,
-                 halt_bias: float = -1.0, key: jax.Array):
+                 halt_bias: float = -1.0, reverse: bool = False, key: jax.Array):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not config.share_layers:
@@ -194,6 +216,7 @@ class Recurrent(eqx.Module):
         self.use_step = jnp.asarray(kind != "fixed")
         self.t_max = config.n_layers
         self.threshold = float(threshold)
+        self.reverse = bool(reverse)
 
     def step_embedding(self, t) -> jax.Array:
         """``s * init_std * sinusoid(t)`` (zero for the fixed-depth model)."""
@@ -223,7 +246,10 @@ class Recurrent(eqx.Module):
             :math:`\\rho = N + R` (``t_max + 1`` without halting: weight 1 on the last step) and the executed
             steps :math:`N`.
         """
-        h = self.net.embed(tokens)
+        if self.reverse:  # tokens are x_{L-1} .. x_0: position embeddings carry the original index
+            h = self.net.embed(tokens, positions=jnp.arange(tokens.shape[0] - 1, -1, -1))
+        else:
+            h = self.net.embed(tokens)
         d = h.shape[-1]
 
         def step(carry, t):
@@ -248,7 +274,7 @@ def model_config(L: int, t_max: int, d_model: int, n_heads: int, d_mlp: int,
 
 
 def make_members(config: TransformerConfig, kinds: Sequence[str], seeds: Sequence[int], *, n_modules: int,
-                 threshold: float, halt_bias: float) -> Recurrent:
+                 threshold: float, halt_bias: float, reverse: bool = False) -> Recurrent:
     """One :class:`Recurrent` per (kind, seed), stacked along a leading member axis (kind-major).
 
     Every member has the same bank size ``max(t_max, n_modules)`` so that all share one program; a member uses
@@ -256,7 +282,7 @@ def make_members(config: TransformerConfig, kinds: Sequence[str], seeds: Sequenc
     """
     n_bank = max(config.n_layers, n_modules)
     members = [Recurrent(config, kind=k, n_bank=n_bank, n_modules=n_modules, threshold=threshold,
-                         halt_bias=halt_bias, key=jax.random.fold_in(jax.random.PRNGKey(int(s)), KINDS.index(k)))
+                         halt_bias=halt_bias, reverse=reverse, key=jax.random.fold_in(jax.random.PRNGKey(int(s)), KINDS.index(k)))
                for k in kinds for s in seeds]
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *members)
 
@@ -264,11 +290,12 @@ def make_members(config: TransformerConfig, kinds: Sequence[str], seeds: Sequenc
 # ----------------------------------------------------------------------------------------------- compute
 
 
-def step_flops(L: int, d_model: int, d_mlp: int, n_modules: int) -> dict[str, float]:
-    r"""FLOPs (multiply-adds counted as 2) of one step on a sequence of ``L + 1`` tokens.
+def step_flops(L: int, d_model: int, d_mlp: int, n_modules: int, n_tokens: int | None = None) -> dict[str, float]:
+    r"""FLOPs (multiply-adds counted as 2) of one step on a sequence of ``n_tokens`` tokens (default ``L + 1``: the
+    values and the readout token; ``L`` in the reversed format).
 
     * ``block``: :math:`2T(4d^2 + 2 d\,d_{mlp}) + 4T^2 d` (projections, MLP, scores and values over the full
-      :math:`T\times T` square the implementation computes), :math:`T = L + 1`;
+      :math:`T\times T` square the implementation computes), :math:`T` = ``n_tokens``;
     * ``hyper``: the gate :math:`2dM` plus the mixing :math:`2MP` over the :math:`P` block parameters;
     * ``halt``: the halting unit :math:`2d` (its layer norm neglected);
     * ``unembed``: the readout logits :math:`2d(L+1)`, once per example.
@@ -276,7 +303,7 @@ def step_flops(L: int, d_model: int, d_mlp: int, n_modules: int) -> dict[str, fl
     Layer norms, softmax and activations are not counted: XLA's count of a block is 7% (width 32) to 14% (width
     16) higher (tested: the formula is a lower bound within 20%).
     """
-    Tn, d = L + 1, d_model
+    Tn, d = (L + 1 if n_tokens is None else n_tokens), d_model
     block = 2 * Tn * (4 * d * d + 2 * d * d_mlp) + 4 * Tn * Tn * d
     p_block = 4 * d * d + 4 * d + 2 * d * d_mlp + d_mlp + d + 4 * d  # weights, biases, two layer norms
     return {"block": float(block), "hyper": float(2 * d * n_modules + 2 * n_modules * p_block),
@@ -307,13 +334,14 @@ def example_flops(kind: str, n_steps, f: Mapping[str, float]) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- data / training
 
 
-def cvpr_tokens(L: int, ms: Sequence[int], n_per: int, seed: int) -> dict[str, np.ndarray]:
+def cvpr_tokens(L: int, ms: Sequence[int], n_per: int, seed: int, reverse: bool = False) -> dict[str, np.ndarray]:
     """``n_per`` exact-``m``-hop C-VPR inputs per ``m`` (:func:`theory.hyper_ut.sample_hops`), as model tokens
-    ``[x_0 .. x_{L-1}, L]`` (the readout token is ``L``), labels and hop counts."""
+    ``[x_0 .. x_{L-1}, L]`` (the readout token is ``L``), or with ``reverse`` ``[x_{L-1} .. x_0]`` (read out at
+    :math:`x_0`'s token), labels and hop counts."""
     rng = np.random.default_rng(seed)
     parts = [T.sample_hops(L, int(m), n_per, rng) for m in ms]
     x = np.concatenate([b.x for b in parts])
-    tok = np.concatenate([x, np.full((len(x), 1), L)], axis=1).astype(np.int32)
+    tok = (x[:, ::-1] if reverse else np.concatenate([x, np.full((len(x), 1), L)], axis=1)).astype(np.int32)
     return {"tok": tok, "y": np.concatenate([b.label for b in parts]).astype(np.int32),
             "m": np.concatenate([b.n_hops for b in parts]).astype(np.int32)}
 
@@ -379,11 +407,13 @@ def train_unit(cfg: Mapping[str, Any], seeds: Sequence[int]) -> list[dict]:
     kinds = tuple(cfg["kinds"])
     L, t_max = int(cfg["L"]), int(cfg["t_max"])
     mc = model_config(L, t_max, cfg["d_model"], cfg["n_heads"], cfg["d_mlp"], cfg.get("init_std", 0.02))
+    rev = bool(cfg.get("reverse", False))
     params = make_members(mc, kinds, seeds, n_modules=cfg["n_modules"], threshold=cfg["threshold"],
-                          halt_bias=cfg["halt_bias"])
+                          halt_bias=cfg["halt_bias"], reverse=rev)
     member_ids = np.array([int(s) * 16 + KINDS.index(k) for k in kinds for s in seeds])
-    pool = cvpr_tokens(L, range(1, cfg["m_train"] + 1), cfg["n_pool"] // cfg["m_train"], seed=cfg["data_seed"])
-    test = cvpr_tokens(L, range(1, cfg["m_max"] + 1), cfg["n_test"], seed=cfg["data_seed"] + 1)
+    pool = cvpr_tokens(L, range(1, cfg["m_train"] + 1), cfg["n_pool"] // cfg["m_train"], seed=cfg["data_seed"],
+                       reverse=rev)
+    test = cvpr_tokens(L, range(1, cfg["m_max"] + 1), cfg["n_test"], seed=cfg["data_seed"] + 1, reverse=rev)
     member_map = cfg.get("member_map", "auto")
     if member_map == "auto":  # sequential members are faster on a CPU, parallel ones on an accelerator
         member_map = "map" if jax.default_backend() == "cpu" else "vmap"
@@ -400,7 +430,7 @@ def train_unit(cfg: Mapping[str, Any], seeds: Sequence[int]) -> list[dict]:
     rho, n = np.stack([np.asarray(o[1]) for o in outs]), np.stack([np.asarray(o[2]) for o in outs])
     y, m = test["y"], test["m"]
     ms = np.arange(1, cfg["m_max"] + 1)
-    f = step_flops(L, cfg["d_model"], cfg["d_mlp"], cfg["n_modules"])
+    f = step_flops(L, cfg["d_model"], cfg["d_mlp"], cfg["n_modules"], n_tokens=tok.shape[1])
     chance = np.array([np.bincount(y[m == j]).max() / np.sum(m == j) for j in ms])  # best constant guess per m
     out = []
     S = len(seeds)
@@ -474,6 +504,8 @@ class HyperUTConfig(Config):
         kinds: the models.
         hop_law_L, hop_law_n, hop_law_k: Monte Carlo of the uniform hop law.
         data_seed: seed of the training pool and test set (shared by every model and seed).
+        reverse: input format: ``True`` feeds :math:`x_{L-1}..x_0` with original-index positions and reads the label
+            at :math:`x_0`'s token; ``False`` feeds :math:`x_0..x_{L-1}` and a readout token (see the module docstring).
     """
 
     L: int = 8
@@ -493,12 +525,13 @@ class HyperUTConfig(Config):
     record_every: int = 100
     n_pool: int = 30_000
     n_test: int = 300
-    n_seeds: int = 3
+    n_seeds: int = 5
     kinds: tuple = ("fixed", "ut", "hyper_ut")
     hop_law_L: tuple = (8, 100)
     hop_law_n: int = 100_000
     hop_law_k: int = 5
     data_seed: int = 2023
+    reverse: bool = True
 
     PRESETS = {
         "quick": dict(L=6, m_train=2, m_max=3, t_max=4, d_model=16, d_mlp=32, n_modules=2, steps=20, record_every=10,
@@ -523,6 +556,8 @@ class HyperUTConfig(Config):
         bad = sorted(set(self.kinds) - set(KINDS))
         if bad or not self.kinds:
             raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {self.kinds!r}")
+        if not isinstance(self.reverse, bool):
+            raise TypeError(f"reverse must be a bool, got {self.reverse!r}")
         if not 0 < self.threshold <= 1 or self.tau < 0 or self.lr <= 0:
             raise ValueError("need 0 < threshold <= 1, tau >= 0, lr > 0")
 
@@ -561,10 +596,11 @@ class HyperUTExperiment(Experiment):
         "law of the hop count of uniform inputs is checked against Monte Carlo.")
     departures = (
         "The paper's architecture, task sizes and splits are not known here: the Hyper-UT form (a softmax mixture "
-        "of M blocks driven by the step embedding), per-sequence halting read from a readout token, the C-VPR "
-        "sampler (FactorExe's) and every size are this package's choices. At the default scale (L = 8, width 16, 800 "
-        "Adam steps, CPU) the models do not fit even the training hops; the paper preset (width 32, 2000 steps, five "
-        "seeds) is the run where they do.")
+        "of M blocks driven by the step embedding), per-sequence halting read at the label's token, the C-VPR "
+        "sampler (FactorExe's) and every size are this package's choices. The input is fed right to left "
+        "(x_{L-1} .. x_0, position embeddings of the original index) and read out at x_0's token, so that under the "
+        "causal mask every token sees where its pointer leads; in the left-to-right format with a readout token the "
+        "models did not fit even the training hops at the CPU default scale.")
     captions = {
         "hyper_ut_hop_law": "(a) Tail P(H >= k) of the hop count of uniform C-VPR inputs: exact law "
                             "C(L-1, k)/L^k (solid), Monte Carlo (dashed markers), limit 1/k! (grey). (b) Mean hop "
@@ -578,7 +614,7 @@ class HyperUTExperiment(Experiment):
 
     def _unit_cfg(self, config: HyperUTConfig) -> dict:
         keys = ("L", "m_train", "m_max", "t_max", "d_model", "n_heads", "d_mlp", "n_modules", "threshold", "tau",
-                "halt_bias", "lr", "batch", "steps", "record_every", "n_pool", "n_test", "data_seed")
+                "halt_bias", "lr", "batch", "steps", "record_every", "n_pool", "n_test", "data_seed", "reverse")
         d = {k: getattr(config, k) for k in keys}
         d["kinds"] = list(config.kinds)
         return d
@@ -595,7 +631,8 @@ class HyperUTExperiment(Experiment):
                                                              "perm_steps_equal") if q in tr[0]}
         out = {"seeds": np.array(seeds), "hop_law": hl, "models": models, "checks": checks,
                "record_steps": np.asarray(tr[0]["record_steps"]), "chance": np.asarray(tr[0]["chance"]),
-               "flops": step_flops(config.L, config.d_model, config.d_mlp, config.n_modules)}
+               "flops": step_flops(config.L, config.d_model, config.d_mlp, config.n_modules,
+                                   n_tokens=config.L + (0 if config.reverse else 1))}
         if "gates" in tr[0]:
             out["gates"] = np.stack([np.asarray(r["gates"]) for r in tr])
         out["act_check"] = act_check()
@@ -659,7 +696,8 @@ class HyperUTExperiment(Experiment):
 
         per_seed = {k: {"acc_in": acc_in_out(k)[0].round(4).tolist(), "acc_out": acc_in_out(k)[1].round(4).tolist(),
                         "flops_out": mean_flops(k, oos).round(0).tolist()} for k in config.kinds}
-        scale = (f"L = {config.L}, width {config.d_model}, {config.t_max} steps, {config.steps} Adam steps, "
+        scale = (f"L = {config.L}, width {config.d_model}, at most {config.t_max} steps per input, {config.steps} Adam "
+                 f"updates, "
                  f"seeds {seeds}; trained on m = 1..{mtr}, tested on m = {mtr + 1}..{mmax}")
 
         chance = np.asarray(results["chance"], float)
@@ -676,10 +714,11 @@ class HyperUTExperiment(Experiment):
             holds=bool(learned), details={"chance_per_m": chance.round(3).tolist(), "intervals": fitted},
             links={"theory": theory_links, "figures": gen_fig},
             finding="" if learned else (
-                f"Not fitted at this scale ({LABELS[worst_k]}: {fitted[worst_k][0]:.3f}): learning the pointer lookups "
-                "takes far more examples than the CPU budget of this preset allows, so the generalisation claims "
-                "below compare models that have not learned the task and are not a test of the paper. A limit of the "
-                "scale: at the paper preset (width 32, 2000 updates of batch 64) every model fits them."),
+                f"Not fitted at this scale ({LABELS[worst_k]}: {fitted[worst_k][0]:.3f}), so the generalisation claims "
+                "below compare models that have not learned the task and are not a test of the paper. "
+                + ("In the left-to-right format with a readout token the pointer lookups take far more updates than "
+                   "the CPU presets allow; the reversed format (reverse=True) is the one where they are learned."
+                   if not config.reverse else "A limit of this scale or seed: open.")),
             detail="Accuracy on fresh test inputs with m = 1..m_train hops, mean over seeds with a 95% t-interval.",
         ))
         if "fixed" in mods:
@@ -745,7 +784,9 @@ class HyperUTExperiment(Experiment):
                        "figures": gen_fig},
                 finding="" if holds else (
                     ("" if learned else "The models did not fit the training range (training_range_fitted). ")
-                    + ("The accuracy difference is not resolved above zero. " if iv[1] <= 0 else "")
+                    + (f"The accuracy difference ({iv[0]:+.3f}, interval [{iv[1]:.3f}, {iv[2]:.3f}]) is not resolved "
+                       f"above zero: the fixed model's seeds spread over {f_out.min():.2f}..{f_out.max():.2f} beyond "
+                       "training. " if iv[1] <= 0 else "")
                     + (f"Hyper-UT used {ratio:.2f}x the fixed model's compute (the mixing of its {config.n_modules} "
                        f"blocks is charged to every example; shared over a batch of {config.batch} the ratio would "
                        f"be {ratio_amortised:.2f}). " if ratio > 1 else "")
@@ -771,9 +812,14 @@ class HyperUTExperiment(Experiment):
                 links={"theory": ["theory.hyper_ut.act"], "proof": "hyper_ut.act", "figures": gen_fig},
                 finding="" if holds else (
                     ("" if learned else "The models did not fit the training range (training_range_fitted). ")
-                    + "The halting step does not grow resolvably with the hop count at this scale (mean N per m: "
-                    f"{np.round(st.mean(0), 2).tolist()}): with tau = {config.tau} the ponder cost and the task loss "
-                    "did not produce input-dependent halting here. Open."),
+                    + (f"The halting step grows with the hop count inside the training range (slope {iv_s[0]:.2f} per "
+                       "hop, resolved) but not beyond it" if iv_s[1] > 0 else
+                       "The halting step does not grow resolvably with the hop count")
+                    + f" (mean N per m = 1..{mmax}: {np.round(st.mean(0), 2).tolist()}, tau = {config.tau}): the "
+                    "halting unit learned to stop after about as many steps as the deepest training inputs need and "
+                    "does not run longer on deeper inputs, so they are answered too early"
+                    + (f" (the UT's N per m: {np.round(np.asarray(mods['ut']['steps'], float).mean(0), 2).tolist()})"
+                       if "ut" in mods else "") + ". Open at this scale."),
                 detail="Least-squares slope of N against m = 1..m_max per seed.",
             ))
         if "m1_max_diff" in results["checks"]:
@@ -878,7 +924,7 @@ class HyperUTExperiment(Experiment):
         ax.set_xticks(ms)
         axes[0, 0].set_xticks(ms)
         ax.set_ylabel("executed steps N")
-        ax.set_title("(b) compute allocated per input")
+        ax.set_title("(b) executed steps per input (grey: training hops)")
         P.legend(ax, theory_experiment=False, fontsize=6)
         ax = axes[0, 2]
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))

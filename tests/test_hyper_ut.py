@@ -357,10 +357,10 @@ MSET = settings(deadline=None, max_examples=3, derandomize=True)
 _L, _TMAX, _D = 6, 4, 16
 
 
-def _member(kind, seed, n_modules=3, halt_bias=-1.0):
+def _member(kind, seed, n_modules=3, halt_bias=-1.0, reverse=False):
     cfg = E.model_config(_L, _TMAX, _D, 2, 32, init_std=0.3)  # large init: non-trivial gates, attention, halting
     return E.Recurrent(cfg, kind=kind, n_bank=max(_TMAX, n_modules), n_modules=n_modules, halt_bias=halt_bias,
-                       key=jax.random.PRNGKey(seed))
+                       reverse=reverse, key=jax.random.PRNGKey(seed))
 
 
 def _tokens(seed, n=16):
@@ -397,6 +397,39 @@ def test_fixed_member_is_the_substrate_transformer(seed):
     want = _run_tf(tf, tok)
     np.testing.assert_allclose(np.asarray(logits), np.asarray(want), rtol=1e-5, atol=1e-5)
     assert np.all(np.asarray(n) == _TMAX) and np.all(np.asarray(rho) == _TMAX + 1)
+
+
+def test_reversed_tokens_carry_the_task():
+    # The reversed format read back left to right is the C-VPR input: theory.hyper_ut.hops of it gives the stored
+    # label and hop count, and the forward format holds the same inputs with the readout token appended.
+    for m in (1, 2, 4):
+        r = E.cvpr_tokens(_L, [m], 20, seed=m, reverse=True)
+        f = E.cvpr_tokens(_L, [m], 20, seed=m)
+        assert r["tok"].shape == (20, _L) and np.all(f["tok"][:, -1] == _L)
+        assert np.array_equal(r["tok"][:, ::-1], f["tok"][:, :-1]) and np.array_equal(r["y"], f["y"])
+        for x, y, h in zip(r["tok"][:, ::-1], r["y"], r["m"]):
+            assert H.hops(x.tolist()) == (h, y) and h == m
+
+
+@MSET
+@given(seed=seeds)
+def test_reversed_fixed_member_is_the_substrate_transformer(seed):
+    # Reversed format: the fixed member on x_{L-1}..x_0 equals Transformer.forward with positions L-1..0 (the
+    # substrate's own position override), read at the last token; 1e-5 as in the forward test.
+    m = _member("fixed", seed, reverse=True)
+    c = m.net.config
+    tf = Transformer(TransformerConfig(vocab=c.vocab, d_model=c.d_model, n_heads=c.n_heads, n_layers=_TMAX,
+                                       max_len=c.max_len, d_mlp=c.d_mlp, init_std=c.init_std), key=jax.random.PRNGKey(1))
+    blocks = tuple(jax.tree_util.tree_map(lambda w, i=i: w[i], m.bank) for i in range(_TMAX))
+    tf = eqx.tree_at(lambda t: (t.tok_embed, t.pos_embed, t.ln_f, t.unembed_w, t.blocks), tf,
+                     (m.net.tok_embed, m.net.pos_embed, m.net.ln_f, m.net.unembed_w, blocks))
+    tok = jnp.asarray(H.sample_uniform(_L, 16, seed).x[:, ::-1], jnp.int32)
+    logits = _run(m, tok)[0]
+    pos = np.arange(_L - 1, -1, -1)  # concrete: the substrate range-checks positions on the host
+    want = np.stack([np.asarray(tf(s, positions=pos)[-1]) for s in tok])
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(want), rtol=1e-5, atol=1e-5)
+    # and it is not the forward reading of the same tokens (the position embeddings matter)
+    assert not np.allclose(np.asarray(logits), np.asarray(_run_tf(tf, tok)), atol=1e-3)
 
 
 @pytest.mark.claim("hyper_ut.m1_equals_ut")
