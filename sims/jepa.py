@@ -62,7 +62,7 @@ import optax
 from theory import jepa as J
 
 from .harness import plotting as P
-from .harness.bench import BenchResult, measure, register_bench
+from .harness.bench import BenchResult, register_bench, timeit
 from .harness.experiment import Claim, Config, Experiment, register
 from .substrate.data import moments, static_views, temporal_pairs
 from .substrate.measure import first_crossing
@@ -760,10 +760,13 @@ def _run_full(config: JepaConfig, ctx) -> dict[str, Any]:
         wstar = _fixed_points(obj, L, feats)
         t_pred = np.array([J.time_to_learn(obj, L, a, b, eps_eff, config.p) for a, b in feats])
         band = [[J.time_to_learn(obj, L, a, b, e, config.p) for a, b in feats] for e in (hi, lo)]
+        # each seed and feature from its own initial projection (nan where that start is already past p w*)
+        t_seed = np.array([[J.time_to_learn(obj, L, a, b, float(e0), config.p) if e0 < config.p * ws else np.nan
+                            for (a, b), e0, ws in zip(feats, row, wstar)] for row in proj0])
         out[key] = {
             "objective": obj, "depth": L, "data": unit["data"], "features": np.array(feats), "t": t, "proj": proj,
             "eps_eff": eps_eff, "eps_band": np.array([lo, hi]), "wstar": wstar, "t_pred": t_pred,
-            "t_pred_band": np.array(band), "t_meas": hitting_times(t, proj, config.p * wstar),
+            "t_pred_band": np.array(band), "t_pred_seed": t_seed, "t_meas": hitting_times(t, proj, config.p * wstar),
             "final": proj[:, -1] / wstar, "theory": theory_modes(obj, L, list(feats), eps_eff, t).T,
         }
     return out
@@ -824,7 +827,8 @@ def _full_claims(config: JepaConfig, full: Mapping[str, Any]) -> list[Claim]:
             seed_match[k] = float(np.mean([[int(i) for i in np.argsort(row, kind="stable")] == pred_o[k] for row in tm]))
             ab[k] = {"pred": "A" if tp[0] < tp[1] else "B", "meas_seed_majority":
                      "A" if np.mean(tm[:, 0] < tm[:, 1]) > 0.5 else "B"}
-            dev[k] = float(np.max(np.abs(med / tp - 1)))
+            # per seed against the theory at that seed's own initial projection of the feature
+            dev[k] = float(np.max(np.abs(np.nanmedian(tm / np.asarray(r["t_pred_seed"]), axis=0) - 1)))
             never[k] = float(np.mean(~np.isfinite(tm)))
             band = np.asarray(r["t_pred_band"])
             spread[k] = float(np.max(np.maximum(band[1] / tp - 1, 1 - band[0] / tp)))
@@ -864,24 +868,27 @@ def _full_claims(config: JepaConfig, full: Mapping[str, Any]) -> list[Claim]:
         times_ok = all(d <= tol for d in dev.values())
         claims.append(Claim(
             f"{prefix}_times",
-            f"In the same full networks on {what}, the seed-median time to learn each feature matches the per-feature "
-            f"theory's critical time within {tol:.0%}.",
-            {k: np.asarray(r["t_pred"]).round(4).tolist() for k, r in runs.items()},
+            f"In the same full networks on {what}, the time to learn each feature matches the per-feature theory's "
+            f"critical time, evaluated at that network's own initial projection of the feature, within {tol:.0%} "
+            "(median over seeds of measured / predicted).",
+            {k: np.nanmedian(np.asarray(r["t_pred_seed"]), axis=0).round(4).tolist() for k, r in runs.items()},
             {k: np.median(np.asarray(r["t_meas"]), axis=0).round(4).tolist() for k, r in runs.items()},
             tol, times_ok,
-            {"max_relative_deviation": dev, "theory_spread_from_initial_projections": spread, "tolerance_kind": "relative"},
+            {"max_relative_deviation_of_median_ratio": dev,
+             "theory_spread_from_initial_projections": spread, "tolerance_kind": "relative"},
             kind="claim",
             links={"theory": ["theory.jepa.time_to_learn"], "figures": ["jepa_full"]},
-            detail="Predicted t* per feature at eps_eff (the geometric mean of the initial projections ||Wbar(0) e_i|| "
-                   "over seeds and features); measured: seed-median t* (inf when most seeds never reach p of the plateau). "
-                   f"Tolerance {tol:.0%}: the theory's own t* moves by the amount in theory_spread_from_initial_projections "
-                   "when eps runs over the 16-84% range of the measured initial projections, so a random start cannot be "
-                   "pinned tighter than that; 50% covers it at these scales.",
+            detail="Predicted: t* per seed and feature from theory.jepa.time_to_learn at eps = ||Wbar(0) e_i|| of that "
+                   "seed (predicted shows the seed medians); measured: t* of the trained network (measured shows the seed "
+                   "medians; inf when most seeds never reach p of the plateau); compared: the seed median of the per-seed "
+                   f"ratio measured / predicted, per feature. Tolerance {tol:.0%}, stated, not derived: the per-feature "
+                   "theory's own assumptions (aligned, balanced weights) do not hold at a random start, so the theory "
+                   "implies no tighter bound; for scale, evaluating the theory over the 16-84% range of the initial "
+                   "projections alone moves t* by theory_spread_from_initial_projections.",
             finding="" if times_ok else
-            f"Largest relative deviation of the seed-median t* from the theory per run: {_fmt_map(dev)} (tolerance "
-            f"{tol:g}; theory spread from the initial projections {_fmt_map(spread)}). Random, unbalanced starts are not "
-            "the aligned balanced start the per-feature ODE assumes; where a feature is never learned the deviation is "
-            "infinite."))
+            f"Largest relative deviation of the seed-median ratio measured / predicted per run: {_fmt_map(dev)} "
+            f"(tolerance {tol:g}). Random, unbalanced starts are not the aligned balanced start the per-feature ODE "
+            "assumes; where a feature is never learned in most seeds the deviation is infinite."))
         plateau_ok = all(v <= 0.1 for v in final_dev.values())
         claims.append(Claim(
             f"{prefix}_plateaus",
