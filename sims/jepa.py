@@ -62,7 +62,7 @@ import optax
 from theory import jepa as J
 
 from .harness import plotting as P
-from .harness.bench import BenchResult, register_bench, timeit
+from .harness.bench import BenchResult, measure, register_bench
 from .harness.experiment import Claim, Config, Experiment, register
 from .substrate.data import moments, static_views, temporal_pairs
 from .substrate.measure import first_crossing
