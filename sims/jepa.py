@@ -1006,9 +1006,12 @@ def _bench_ode(quick: bool) -> list[BenchResult]:
     ts = np.linspace(0.0, 2000.0, 50)
     f = J.mode_rhs("jepa", L)
 
+    last: dict[str, np.ndarray] = {}
+
     def vectorised():
-        return scipy.integrate.solve_ivp(lambda t, y: f(y, lam_v, rho_v), (ts[0], ts[-1]), np.full(n, eps), t_eval=ts,
-                                         method="RK45", rtol=1e-8, atol=1e-10).y.T
+        last["base"] = scipy.integrate.solve_ivp(lambda t, y: f(y, lam_v, rho_v), (ts[0], ts[-1]), np.full(n, eps),
+                                                 t_eval=ts, method="RK45", rtol=1e-8, atol=1e-10).y.T  # (T, n)
+        return last["base"]
 
     m = min(n, 256)  # the per-mode loop is O(n): timed on m modes, scaled by n/m
 
@@ -1017,11 +1020,12 @@ def _bench_ode(quick: bool) -> list[BenchResult]:
                 for a, b in zip(lam_v[:m], rho_v[:m])]
 
     def diffrax_batch():
-        return theory_modes("jepa", L, list(zip(lam_v, rho_v)), eps, ts, chunk_size=256)
+        last["cand"] = theory_modes("jepa", L, list(zip(lam_v, rho_v)), eps, ts, chunk_size=256)  # (n, T)
+        return last["cand"]
 
     cand, base = measure(diffrax_batch), measure(vectorised)
     naive = measure(scipy_loop, repeat=1).median_s * n / m
-    diff = float(np.max(np.abs(diffrax_batch().T - vectorised().T)))
+    diff = float(np.max(np.abs(last["cand"] - last["base"].T)))
     return [BenchResult(f"jepa ODE, {n} modes: diffrax chunked batch vs vectorised solve_ivp", base.median_s,
                         cand.median_s, 10.0, naive_s=naive, compile_s=cand.compile_s,
                         baseline="one scipy solve_ivp (RK45) of the n-dimensional system, numpy right-hand side",
