@@ -60,6 +60,7 @@ __all__ = [
     "RunStore",
 ]
 
+_META_ENTRY = "__meta__"  # provenance of a stored unit (config hash, key, seed)
 _TREE_ENTRY = "__tree__"
 LIBRARIES = ("numpy", "scipy", "sympy", "jax", "jaxlib", "equinox", "optax", "diffrax", "matplotlib", "dask", "distributed")
 
@@ -231,12 +232,14 @@ def normalize(tree: Any) -> Any:
     return unflatten({k: np.array(a, copy=True) for k, a in arrays.items()}, spec)
 
 
-def save_tree(path: str | os.PathLike, tree: Any) -> pathlib.Path:
-    """Store a pytree in one ``.npz`` (see :func:`flatten`), atomically, without pickling."""
+def save_tree(path: str | os.PathLike, tree: Any, *, meta: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Store a pytree in one ``.npz`` (see :func:`flatten`), atomically, without pickling. ``meta`` (JSON) is stored
+    beside it (entry ``__meta__``; read back by :func:`load_tree_meta`)."""
     arrays, spec = flatten(tree)
+    extra = [] if meta is None else [(_META_ENTRY, np.asarray(json.dumps(dict(meta), sort_keys=True)))]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for k, a in [*arrays.items(), (_TREE_ENTRY, np.asarray(json.dumps(spec)))]:
+        for k, a in [*arrays.items(), (_TREE_ENTRY, np.asarray(json.dumps(spec))), *extra]:
             with zf.open(k + ".npy", "w", force_zip64=True) as g:
                 np.lib.format.write_array(g, np.asarray(a), allow_pickle=False)
     return atomic_write(path, buf.getvalue())
@@ -246,14 +249,31 @@ def load_tree(path: str | os.PathLike) -> Any:
     """Read a pytree written by :func:`save_tree`.
 
     Raises:
-        FileNotFoundError: if ``path`` does not exist. ValueError: if it is not such a file.
+        FileNotFoundError: if ``path`` does not exist. ValueError: if it is not such a file (empty included).
     """
-    with np.load(path, allow_pickle=False) as z:
+    return load_tree_meta(path)[0]
+
+
+def load_tree_meta(path: str | os.PathLike) -> tuple[Any, dict | None]:
+    """``(tree, meta)`` of a file written by :func:`save_tree` (``meta`` is ``None`` when none was stored).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist. ValueError: if it is not such a file (an empty file included:
+        ``np.load`` would raise ``EOFError`` there).
+    """
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"load_tree: {path} is empty (0 bytes)")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except EOFError as e:
+        raise ValueError(f"load_tree: {path} is truncated ({e})") from None
+    with z:
         if _TREE_ENTRY not in z.files:
             raise ValueError(f"load_tree: {path} has no {_TREE_ENTRY} entry (not written by save_tree)")
         spec = json.loads(str(z[_TREE_ENTRY][()]))
-        arrays = {k: z[k] for k in z.files if k != _TREE_ENTRY}
-    return unflatten(arrays, spec)
+        meta = json.loads(str(z[_META_ENTRY][()])) if _META_ENTRY in z.files else None
+        arrays = {k: z[k] for k in z.files if k not in (_TREE_ENTRY, _META_ENTRY)}
+    return unflatten(arrays, spec), meta
 
 
 def summarize(tree: Any, max_size: int = 10_000) -> Any:
@@ -512,13 +532,30 @@ class RunStore:
         return [s for s in seeds if self.unit_path(fn, key, cfg, s).exists()]
 
     def save_unit(self, fn: Any, key: str, cfg: Any, seed: int, result: Any) -> pathlib.Path:
+        """Store one seed's result; the file records the config hash, key and seed it was computed for."""
         d = self.unit_dir(fn, key, cfg)
         if not (d / "config.json").exists():
             write_json(d / "config.json", {"fn": _fn_name(fn), "key": key, "config": _describe(cfg)})
-        return save_tree(self.unit_path(fn, key, cfg, seed), result)
+        meta = {"unit_hash": d.name, "key": key, "seed": int(seed)}
+        return save_tree(self.unit_path(fn, key, cfg, seed), result, meta=meta)
 
     def load_unit(self, fn: Any, key: str, cfg: Any, seed: int) -> Any:
-        return load_tree(self.unit_path(fn, key, cfg, seed))
+        """One stored seed result, checked against the config hash, key and seed it records.
+
+        Raises:
+            ValueError: the file is empty or unreadable, records no provenance (written before units recorded
+                it), or was computed for another configuration or seed (e.g. copied over this one). The sweep
+                logs the reason and computes the unit again.
+        """
+        path = self.unit_path(fn, key, cfg, seed)
+        tree, meta = load_tree_meta(path)
+        want = {"unit_hash": path.parent.name, "key": key, "seed": int(seed)}
+        if meta is None:
+            raise ValueError(f"{path} records no config hash and seed (written by an older version)")
+        got = {k: meta.get(k) for k in want}
+        if got != want:
+            raise ValueError(f"{path} was computed for {got}, not {want}")
+        return tree
 
     # log
     def log(self, msg: str) -> None:
