@@ -46,7 +46,7 @@ class LocalityConfig(Config):
     cycle_scratchpads: tuple = ("none", "inductive")
     cycle_steps: int = 1400
     names: int | None = None
-    ood: bool = True
+    ood: bool = False
     ood_total: int = 6
     ood_short: int = 2
     mvt_count: int = 2
