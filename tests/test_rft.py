@@ -654,3 +654,27 @@ def test_bound_functions_match_symbolic_forms(L, gamma, std):
     subs = {rft.L_sym: L, rft.gamma_sym: gamma, rft.std_bound_sym: std}
     for name, fn in (("paper", rft.paper_bound), ("martingale", rft.martingale_bound), ("crude", rft.crude_bound)):
         assert abs(fn(L, gamma, std) - float(B[name].subs(subs))) <= 1e-12 * (1 + fn(L, gamma, std))
+
+
+def test_issue17_bad_input_is_refused_clearly():
+    """Issue 17: strings/complex are TypeErrors naming the argument, symbolic work is bounded up front (K = 10**6
+    and K**L = 9 enumerations were hangs), unhashable arguments of cached functions name the argument, overflowing
+    bounds are refused instead of inf."""
+    cases = [
+        (lambda: rft.time_to_reach("rft", "0.1"), TypeError, "p0"),
+        (lambda: rft.time_to_reach("rft", 0.1, target="0.5"), TypeError, "target"),
+        (lambda: rft.time_to_reach("rft", 0.1, gap=1 + 1j), TypeError, "gap"),
+        (lambda: rft.time_to_reach("rft", 0.1, gap=1e-300), ValueError, "gap"),
+        (lambda: rft.flow_ode("rft", 10**6), ValueError, "K"),
+        (lambda: rft.flow_ode("rft", [2]), TypeError, "K"),
+        (lambda: rft.policy_gradient_identity(2, 3), ValueError, "K"),
+        (lambda: rft.random_tabular_policy(2, 2, key="0"), TypeError, "key"),
+        (lambda: rft.random_tabular_policy(2, 2, key=0, scale=float("nan")), ValueError, "scale"),
+        (lambda: rft.paper_bound(3, "0.5", 0.1), TypeError, "gamma"),
+        (lambda: rft.crude_bound(3, 1e308, 1e308), ValueError, "overflows"),
+        (lambda: rft.exponent_example(0.3, [1e300]), ValueError, "gaps"),
+        (lambda: rft.expected_reward("abc", lambda y: np.zeros(len(y))), TypeError, "policy"),
+    ]
+    for call, err, name in cases:
+        with pytest.raises(err, match=name):
+            call()

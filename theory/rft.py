@@ -75,10 +75,8 @@ Reward = np.ndarray | Sequence[float] | Callable[[np.ndarray], np.ndarray]
 
 
 def _check_KL(K, L) -> tuple[int, int]:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
-        raise ValueError(f"K must be an int >= 2, got {K!r}")
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-        raise ValueError(f"L must be an int >= 1, got {L!r}")
+    K = _v.integer("K", K, low=2, high=MAX_OUTPUTS)
+    L = _v.integer("L", L, low=1, high=64)
     if K ** L > MAX_OUTPUTS:
         raise ValueError(f"K**L = {K}**{L} = {K ** L} outputs exceeds the enumeration limit {MAX_OUTPUTS}")
     return int(K), int(L)
@@ -265,19 +263,26 @@ class NonNormalisedPolicy:
         return self.x * r
 
 
+def _rng(key) -> np.random.Generator:
+    if isinstance(key, np.random.Generator):
+        return key
+    return np.random.default_rng(_v.integer("key", key, low=0))
+
+
 def random_tabular_policy(K: int, L: int, *, key, scale: float = 1.0) -> TabularPolicy:
     """A tabular policy with i.i.d. ``N(0, scale**2)`` logits. ``key``: int seed or ``np.random.Generator``."""
     K, L = _check_KL(K, L)
-    rng = np.random.default_rng(key)
+    scale = _v.real("scale", scale, low=0.0, high=1e150)
+    rng = _rng(key)
     return TabularPolicy(tuple(scale * rng.standard_normal((K ** l, K)) for l in range(L)))
 
 
 def random_linear_policy(K: int, L: int, P: int, *, key, scale: float = 1.0) -> LinearPolicy:
     """A linear-logit policy with Gaussian Jacobians ``N(0, 1/P)`` per prefix and ``theta ~ N(0, scale**2)``."""
     K, L = _check_KL(K, L)
-    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 1:
-        raise ValueError(f"P must be an int >= 1, got {P!r}")
-    rng = np.random.default_rng(key)
+    P = _v.integer("P", P, low=1, high=10**6)
+    scale = _v.real("scale", scale, low=0.0, high=1e150)
+    rng = _rng(key)
     jac = tuple(rng.standard_normal((K ** l, K, P)) / math.sqrt(P) for l in range(L))
     return LinearPolicy(scale * rng.standard_normal(P), jac)
 
@@ -289,7 +294,8 @@ def enumerate_outputs(K: int, L: int, start: int = 0, stop: int | None = None) -
     """Outputs ``start..stop-1`` in lexicographic order as tokens, ``(stop - start, L)`` int64."""
     K, L = _check_KL(K, L)
     n = K ** L
-    stop = n if stop is None else stop
+    start = _v.integer("start", start)
+    stop = n if stop is None else _v.integer("stop", stop)
     if not 0 <= start <= stop <= n:
         raise ValueError(f"need 0 <= start <= stop <= K**L = {n}, got start={start}, stop={stop}")
     idx = np.arange(start, stop, dtype=np.int64)
@@ -354,14 +360,14 @@ def _chunk_logp(policy: _SoftmaxPolicy, a: int, b: int):
     return logp, hs, vs
 
 
-def _check_probs(probs) -> np.ndarray:
-    p = np.asarray(probs, dtype=float)
+def _check_probs(probs, name: str = "probs") -> np.ndarray:
+    p = _v.array(name, probs)
     if p.ndim != 1 or p.size < 2:
-        raise ValueError(f"probs must be a 1-D array of >= 2 probabilities, got shape {p.shape}")
-    if np.any(p < 0) or not np.all(np.isfinite(p)):
-        raise ValueError("probs must be finite and >= 0")
+        raise ValueError(f"{name} must be a 1-D array of >= 2 probabilities (or a policy), got shape {p.shape}")
+    if np.any(p < 0):
+        raise ValueError(f"{name} must be >= 0")
     if abs(p.sum() - 1.0) > 1e-9:
-        raise ValueError(f"probs must sum to 1, got sum {p.sum()!r}")
+        raise ValueError(f"{name} must sum to 1, got sum {p.sum()!r}")
     return p
 
 
@@ -371,7 +377,7 @@ def _as_policy(policy):
                          "the expected-reward/std/gradient functions and Theorem 1 apply to softmax policies only")
     if isinstance(policy, _SoftmaxPolicy):
         return policy
-    p = _check_probs(policy)
+    p = _check_probs(policy, "policy probs")
     return p
 
 
@@ -521,7 +527,7 @@ def single_step_gradient(probs, reward) -> np.ndarray:
 # -------------------------------------------------------------------------------------- symbolic identity
 
 
-@functools.cache
+@_v.cached
 def policy_gradient_identity(L: int, K: int | None = None) -> dict:
     r"""The policy-gradient identity with the softmax chain rule, symbolically.
 
@@ -575,8 +581,10 @@ def policy_gradient_identity(L: int, K: int | None = None) -> dict:
         return {"lhs": lhs, "rhs": rhs, "difference": sp.expand(lhs - rhs), "baseline": sp.expand(baseline),
                 "symbols": {"K": Ks, "i": i, "z": z, "r": r}}
     K = 2 if K is None else K
-    if isinstance(K, bool) or not isinstance(K, int) or not 2 <= K <= 4:
-        raise ValueError(f"K must be an int in [2, 4] for the explicit symbolic identity, got {K!r}")
+    K = _v.integer("K", K, low=2, high=4)
+    if K ** L > 8:
+        raise ValueError(f"K**L must be <= 8 for the explicit symbolic identity (its enumeration grows as K^L), "
+                         f"got K={K}, L={L}")
     # logits z[l][h][v], rewards r[y]
     zs = [[[sp.Symbol(f"z{l}_{h}_{v}", real=True) for v in range(K)] for h in range(K ** l)] for l in range(L)]
     flat = [s for lev in zs for row in lev for s in row]
@@ -627,31 +635,34 @@ def paper_bound(L: int, gamma: float, std: float) -> float:
     Raises:
         ValueError: ``L < 1``, ``gamma < 0``, ``std`` outside ``[0, 1]`` (rewards in [-1, 1] imply STD <= 1).
     """
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-        raise ValueError(f"L must be an int >= 1, got {L!r}")
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    L = _v.integer("L", L, low=1)
+    gamma = _v.real("gamma", gamma, low=0.0)
+    std = _v.real("std", std)
     if not 0 <= std <= 1 + 1e-12:
         raise ValueError(f"std must be in [0, 1] for the paper's bound (rewards in [-1, 1]), got {std!r}")
-    return 6.0 * L * gamma * std ** (2.0 / 3.0)
+    return _finite_bound(6.0 * L * gamma * std ** (2.0 / 3.0), L, gamma, std)
+
+
+def _finite_bound(b: float, L, gamma, std) -> float:
+    if not math.isfinite(b):
+        raise ValueError(f"the bound overflows float64 for L={L!r}, gamma={gamma!r}, std={std!r}")
+    return b
 
 
 def martingale_bound(L: int, gamma: float, std: float) -> float:
     r"""The sharper bound :math:`\sqrt L\,\gamma\,\mathrm{STD}` (martingale increments + Cauchy-Schwarz; any
     bounded rewards). Raises ``ValueError`` on ``L < 1``, ``gamma < 0``, ``std < 0``."""
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-        raise ValueError(f"L must be an int >= 1, got {L!r}")
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    if not std >= 0:
-        raise ValueError(f"std must be >= 0, got {std!r}")
-    return math.sqrt(L) * gamma * std
+    L = _v.integer("L", L, low=1)
+    gamma = _v.real("gamma", gamma, low=0.0)
+    std = _v.real("std", std, low=0.0)
+    return _finite_bound(math.sqrt(L) * gamma * std, L, gamma, std)
 
 
 def crude_bound(L: int, gamma: float, std: float) -> float:
     r"""The crude bound :math:`\sqrt 2\, L\,\gamma\,\mathrm{STD}` (token-level :math:`\|e_v - \pi\| \le \sqrt 2`
     and Jensen). Same errors as :func:`martingale_bound`."""
-    return math.sqrt(2.0 * L) * martingale_bound(L, gamma, std)
+    b = martingale_bound(L, gamma, std)
+    return _finite_bound(math.sqrt(2.0 * L) * b, L, gamma, std)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -740,9 +751,13 @@ def exponent_example(pi1, gaps):
     Raises:
         ValueError: ``pi1`` outside (0, 1); a zero or non-finite gap.
     """
+    pi1 = _v.real("pi1", pi1)
     if not 0 < pi1 < 1:
         raise ValueError(f"pi1 must be in (0, 1), got {pi1!r}")
-    gaps = np.atleast_1d(np.asarray(gaps, dtype=float))
+    gaps = np.atleast_1d(_v.array("gaps", gaps, ndim=(0, 1)))
+    if np.any(np.abs(gaps) > 1e100) or np.any((gaps != 0) & (np.abs(gaps) < 1e-100)):
+        raise ValueError(f"gaps must have magnitudes in [1e-100, 1e100] (the exponent fit divides by log|gap|), "
+                         f"got {gaps!r}")
     if np.any(gaps == 0) or not np.all(np.isfinite(gaps)):
         raise ValueError("gaps must be finite and non-zero")
     p = np.array([pi1, 1.0 - pi1])
@@ -758,7 +773,11 @@ p_sym = sp.Symbol("p", positive=True)
 _gap = sp.Symbol("Delta", positive=True)
 
 
-@functools.cache
+#: Largest ``K`` of the symbolic flow (:func:`flow_ode` differentiates a softmax over K logits: 13 s at K = 64).
+MAX_FLOW_K = 64
+
+
+@_v.cached
 def flow_ode(objective: str, K: int, *, gap: float | sp.Expr = 1) -> sp.Expr:
     r"""Gradient flow of the correct-label probability :math:`p = \pi_c` on one input with ``K`` labels.
 
@@ -784,11 +803,9 @@ def flow_ode(objective: str, K: int, *, gap: float | sp.Expr = 1) -> sp.Expr:
     """
     if objective not in ("rft", "sft"):
         raise ValueError(f"objective must be 'rft' or 'sft', got {objective!r}")
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
-        raise ValueError(f"K must be an int >= 2, got {K!r}")
-    if isinstance(gap, (int, float)) and not gap > 0:
-        raise ValueError(f"gap must be > 0, got {gap!r}")
-    K = int(K)
+    K = _v.integer("K", K, low=2, high=MAX_FLOW_K)
+    if not (isinstance(gap, sp.Expr) and not gap.is_Number):
+        gap = _v.real("gap", gap, low=1e-12, high=1e12)  # the time scales as 1/gap: the supported range
     gap = sp.nsimplify(gap)
     z = sp.symbols(f"z0:{K}", real=True)
     Z = sum(sp.exp(zi) for zi in z)
@@ -850,9 +867,10 @@ def time_to_reach(objective: str, p0, K: int = 2, target: float = 0.5, *, gap: f
     Raises:
         ValueError: ``p0`` outside ``(0, target)``, ``target`` outside ``(0, 1)``, bad ``K``, ``n``, ``method``.
     """
+    target = _v.real("target", target)
     if not 0 < target < 1:
         raise ValueError(f"target must be in (0, 1), got {target!r}")
-    p0a = np.asarray(p0, dtype=float)
+    p0a = _v.array("p0", p0)
     if np.any(~(p0a > 0)) or np.any(~(p0a < target)):
         raise ValueError(f"p0 must lie in (0, target={target}), got {p0!r}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -1133,7 +1151,7 @@ def group_zero_lower_bound(std, G: int, *, min_gap: float):
 s_sym = sp.Symbol("s", nonnegative=True)
 
 
-@functools.cache
+@_v.cached
 def group_zero_symbolic(G: int) -> dict:
     r"""The binary-reward all-equal-group probability as sympy expressions (for the proofs).
 
