@@ -90,6 +90,7 @@ class ReportEntry:
     error: str | None = None
     intro: Mapping[str, str] = dataclasses.field(default_factory=dict)
     captions: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    compile_s: float | None = None  # XLA compilation seconds within ``seconds`` (from the run's CompileStats)
 
 
 @dataclasses.dataclass
@@ -156,7 +157,8 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
             else:
                 entries.append(ReportEntry(name, exp.paper, exp.description, "ok", rec.seconds, rec.out,
                                            rec.claims, rec.figures, intro=exp.intro_paragraphs(),
-                                           captions=dict(exp.captions)))
+                                           captions=dict(exp.captions),
+                                           compile_s=(rec.compile or {}).get("compile_s")))
             _write_files(out, entries, scale)  # after every experiment: a partial report is still a report
     finally:
         if own:
@@ -167,7 +169,7 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
 def _write_files(out: pathlib.Path, entries: Sequence[ReportEntry], scale: str) -> None:
     write_json(out / "claims.json", [{"experiment": e.name, **c.to_dict()} for e in entries for c in e.claims])
     write_json(out / "experiments.json", [
-        {"name": e.name, "paper": e.paper, "status": e.status, "seconds": e.seconds,
+        {"name": e.name, "paper": e.paper, "status": e.status, "seconds": e.seconds, "compile_s": e.compile_s,
          "claims_hold": _counts(e.claims)["claim"][0], "claims_total": _counts(e.claims)["claim"][1],
          "checks_hold": _counts(e.claims)["check"][0], "checks_total": _counts(e.claims)["check"][1],
          "run_dir": _rel(e.out, out), "error": e.error} for e in entries])
@@ -415,7 +417,9 @@ def render_html(entries: Sequence[ReportEntry], out: str | os.PathLike, scale: s
         parts.append(f"<tr><td><a href='#{e_(e.name)}'>{e_(e.name)}</a></td><td>{e_(e.paper)}</td>"
                      f"<td class='{'hold' if e.status == 'ok' else 'fail'}'>{e_(e.status)}</td>"
                      f"<td class='{'hold' if ok else 'fail'}'>{e_(_count_text(e.claims))}</td>"
-                     f"<td class='num'>{e.seconds:.1f} s</td></tr>")
+                     f"<td class='num'>{e.seconds:.1f} s"
+                     + (f"<br><small>compile {e.compile_s:.1f} s</small>" if e.compile_s is not None else "")
+                     + "</td></tr>")
     parts.append("</table>")
     for e in entries:
         parts.append(f"<h2 id='{e_(e.name)}'>{e_(e.name)}</h2>")

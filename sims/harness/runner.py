@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .compilation import CompileStats
 from .evidence import attach_tests
 from .executor import Executor, make_executor
 from .experiment import SCALES, Claim, Config, Experiment, get
@@ -210,6 +211,8 @@ class RunRecord:
         figures: paths of the PNGs.
         seconds: wall time of the whole run (run + claims + plots).
         scale, seeds: as run.
+        compile: XLA compilations during the run (:class:`~sims.harness.compilation.CompileStats`: ``compiles``,
+            ``compile_s``, ``trace_s``, ``lower_s``, ``cache_hits``, ``saved_s``), also in ``meta.json``.
     """
 
     name: str
@@ -219,6 +222,7 @@ class RunRecord:
     seconds: float
     scale: str = "default"
     seeds: tuple[int, ...] = ()
+    compile: Mapping[str, float] | None = None
 
     @property
     def n_hold(self) -> int:
@@ -298,13 +302,15 @@ def run_experiment(name_or_exp: str | Experiment, *, scale: str = "default", see
                                      "config": config.to_dict()})
     store.write_json("meta.json", run_metadata(**meta, status="running"))
     ctx = Context(store.root, seeds=seeds, scale=scale, executor=executor, progress=progress)
+    compile_stats = CompileStats()
     try:
         ctx.log(f"run {exp.name} scale={scale} seeds={list(seeds)} on {meta['executor']}")
-        results = exp.run(config, ctx)
-        if not isinstance(results, Mapping):
-            raise TypeError(f"{exp.name}.run must return a dict, got {type(results).__name__}")
-        store.save_results(results)
-        claims, figures = _finish(exp, config, normalize(dict(results)), store)
+        with compile_stats:
+            results = exp.run(config, ctx)
+            if not isinstance(results, Mapping):
+                raise TypeError(f"{exp.name}.run must return a dict, got {type(results).__name__}")
+            store.save_results(results)
+            claims, figures = _finish(exp, config, normalize(dict(results)), store)
     except BaseException as e:
         store.write_json("meta.json", run_metadata(**meta, status="failed", finished=now(),
                                                    seconds=time.perf_counter() - t0,
@@ -316,10 +322,12 @@ def run_experiment(name_or_exp: str | Experiment, *, scale: str = "default", see
     seconds = time.perf_counter() - t0
     store.write_json("meta.json", run_metadata(**meta, status="ok", finished=now(), seconds=seconds,
                                                claims_hold=sum(c.holds for c in claims), claims_total=len(claims),
+                                               compile=compile_stats.result,
                                                figures=[str(p.relative_to(store.root)) if p.is_relative_to(store.root)
                                                         else str(p) for p in figures]))
-    ctx.log(f"done in {seconds:.1f} s: {sum(c.holds for c in claims)}/{len(claims)} claims hold")
-    return RunRecord(exp.name, store.root, claims, figures, seconds, scale, seeds)
+    ctx.log(f"done in {seconds:.1f} s: {sum(c.holds for c in claims)}/{len(claims)} claims hold; "
+            f"{compile_stats.result['compiles']} XLA compilations, {compile_stats.result['compile_s']:.1f} s")
+    return RunRecord(exp.name, store.root, claims, figures, seconds, scale, seeds, compile_stats.result)
 
 
 def _config_from(cls: type[Config], fields: Mapping[str, Any]) -> Config:
