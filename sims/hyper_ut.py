@@ -66,8 +66,12 @@ model's drop is reproduced; both ACT models extrapolate better than it (Hyper-UT
 over five seeds: one fixed-depth seed reached 0.53 on hops 3); Hyper-UT is not better than the UT; its halting does
 not grow beyond the training hops (the UT's grows by one step to hop 3). Tried at this scale and not kept:
 :math:`\tau = 0.01` (above); 1200 updates instead of 800 (seeds 0-2: UT 0.46, 0.27 and Hyper-UT 0.57, 0.35 on hops
-3, 4 against 0.63, 0.40 and 0.61, 0.39; the fixed model unchanged), so longer training does not help extrapolation.
-Not tried (time): width 32, curricula over hops, other learning rates, a gate conditioned on the hidden state.
+3, 4 against 0.63, 0.40 and 0.61, 0.39; the fixed model unchanged), so longer training does not help extrapolation;
+width 32 with 500 updates (seeds 0-2): the training hops not fitted (hop 2: fixed 0.71, UT 0.75, Hyper-UT 0.59);
+peak learning rate 0.003 (seeds 0-2): the UT extrapolates much better (0.80, 0.57 on hops 3, 4; 3.6 steps) and the
+fixed model worse (0.30, 0.18), but Hyper-UT no longer fits hop 2 (0.88, one seed 0.78: 0.49, 0.38 beyond), so the
+precondition fails and 0.01 stays. Not tried (time): curricula over hops, other batch sizes, a gate conditioned on
+the hidden state.
 ``paper``: width 32, 2000 updates of batch 64, five seeds and all four models. It was measured only in the old
 left-to-right format with a readout token (CPU, 2026-12-01, seeds 0-4; 21 minutes, 929 s of CPU time): every model
 fitted hops 1..2 (1.000); on hops 3..4 the fixed model reached 0.476, the UT 0.453, Hyper-UT 0.413 and Hyper-UT
