@@ -64,7 +64,7 @@ models (the no-ACT ablation only in the other presets, for time). Measured (2026
 guess 0.16); executed steps per hop count 1..4: UT 2.0, 2.7, 3.1, 3.1, Hyper-UT 2.1, 2.8, 2.8, 2.6. So the fixed
 model's drop is reproduced; both ACT models extrapolate better than it (Hyper-UT's margin, 0.14, is not resolved
 over five seeds: one fixed-depth seed reached 0.53 on hops 3); Hyper-UT is not better than the UT; its halting does
-not grow beyond the training hops (the UT's grows by one step to hop 3). Tried at this scale and not kept:
+not grow beyond the training hops (the UT's grows from 2.7 to 3.1 steps at hop 3). Tried at this scale and not kept:
 :math:`\tau = 0.01` (above); 1200 updates instead of 800 (seeds 0-2: UT 0.46, 0.27 and Hyper-UT 0.57, 0.35 on hops
 3, 4 against 0.63, 0.40 and 0.61, 0.39; the fixed model unchanged), so longer training does not help extrapolation;
 width 32 with 500 updates (seeds 0-2): the training hops not fitted (hop 2: fixed 0.71, UT 0.75, Hyper-UT 0.59);
