@@ -629,3 +629,30 @@ def test_deep_linear_mae_metrics_follow_the_mode_ode():
     np.testing.assert_allclose(r["rankme"], th["rankme"], rtol=0.05)
     np.testing.assert_allclose(r["lidar_big"], th["lidar_big"], rtol=0.1)
     np.testing.assert_allclose(r["lidar"], r["raw_lidar"], rtol=1e-5)  # invertible encoder: LiDAR constant
+
+
+def test_issue17_extreme_scales_and_bad_types():
+    """Issue 17: the entropy rank is scale-free, so [1e308, 1e308] has rank 2 exactly (it overflowed to 1.0);
+    eps added to probabilities is refused above 1 (eps=1e308 gave LiDAR and RankMe 0.0, below the rank's minimum
+    of 1); strings and complex input are TypeErrors naming the argument. The value-level eps of mode 'inside'
+    scales with the values: scaling both by 2 leaves the rank unchanged (rtol 1e-12)."""
+    from theory import lidar as Ld
+
+    assert Ld.entropy_rank([1e308, 1e308]) == pytest.approx(2.0, rel=1e-12)
+    assert Ld.effective_rank([1e308, 1e308, 0.0]) == pytest.approx(2.0, rel=1e-12)
+    assert Ld.entropy_rank([6.0, 4.0, 2.0], eps=1.0, mode="inside") == pytest.approx(
+        Ld.entropy_rank([3.0, 2.0, 1.0], eps=0.5, mode="inside"), rel=1e-12)
+    e = np.random.default_rng(0).normal(size=(4, 3, 2))
+    z = np.random.default_rng(0).normal(size=(6, 3))
+    cases = [
+        (lambda: Ld.lidar(e, eps=1e308), ValueError, "eps"),
+        (lambda: Ld.rankme(z, eps=1e308), ValueError, "eps"),
+        (lambda: Ld.entropy_rank("abc"), TypeError, "values"),
+        (lambda: Ld.rankme(z + 1j), TypeError, "z"),
+        (lambda: Ld.lda_spectrum(np.eye(2) + 1j, np.eye(2)), TypeError, "sb"),
+        (lambda: Ld.synthetic_views(4, 3, n_informative=2, view_std="0.3"), TypeError, "view_std"),
+        (lambda: Ld.synthetic_views(4, 3, n_informative=2, key=-1), ValueError, "key"),
+    ]
+    for call, err, name in cases:
+        with pytest.raises(err, match=name):
+            call()

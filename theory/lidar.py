@@ -50,6 +50,8 @@ import scipy.linalg
 from scipy.linalg.blas import dsyrk as _syrk
 from scipy.special import xlogy
 
+from . import _validate as V
+
 __all__ = [
     "LidarVariant",
     "VARIANTS",
@@ -144,12 +146,7 @@ def _variant(variant) -> LidarVariant:
 def _check_scalar(name: str, x, *, allow_none: bool = True) -> float | None:
     if x is None and allow_none:
         return None
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {x!r}")
-    x = float(x)
-    if not np.isfinite(x) or x < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
-    return x
+    return V.real(name, x, low=0.0)
 
 
 def _check_embeddings(embeddings, *, batched: bool, convert: bool = True) -> np.ndarray:
@@ -310,8 +307,8 @@ def lda_spectrum(sb, sw, *, method: Literal["whiten", "generalized", "eig"] = "w
     Raises:
         ValueError: shapes, non-finite entries, singular ``sw``, unknown ``method``.
     """
-    sb = np.asarray(sb, dtype=float)
-    sw = np.asarray(sw, dtype=float)
+    sb = V.array("sb", sb)
+    sw = V.array("sw", sw)
     if sb.ndim != 2 or sb.shape[0] != sb.shape[1] or sw.shape != sb.shape:
         raise ValueError(f"sb and sw must be square of equal shape, got {sb.shape}, {sw.shape}")
     if not (np.all(np.isfinite(sb)) and np.all(np.isfinite(sw))):
@@ -355,26 +352,32 @@ def entropy_rank(values, *, eps: float = 0.0, mode: Literal["outside", "inside",
         ValueError: not 1-D, empty, negative or non-finite values, all zero, ``eps < 0``, unknown mode.
     """
     eps = _check_scalar("eps", eps, allow_none=False)
-    v = np.asarray(values, dtype=float)
+    if mode in ("outside", "log") and eps > 1.0:  # eps is added to probabilities there
+        raise ValueError(f"eps must be in [0, 1] for mode {mode!r} (it is added to probabilities), got {eps!r}")
+    v = V.array("values", values)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"values must be a non-empty 1-D array, got shape {v.shape}")
-    if not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ValueError(f"values must be finite and >= 0, got min {np.min(v)!r}")
-    total = float(v.sum())
-    if total <= 0:
+    if np.any(v < 0):
+        raise ValueError(f"values must be >= 0, got min {np.min(v)!r}")
+    if float(v.max()) <= 0:
         raise ValueError("values are all zero: the entropy rank is undefined (no between-class variation?)")
+    # scale first (the rank is scale-free; [1e308, 1e308] overflowed the sum): the value-level eps scales with v,
+    # the probability-level eps of 'outside'/'log' (p + eps) does not
+    m = max(float(v.max()), eps)
+    v, eps_v = v / m, eps / m
+    total = float(v.sum())
     if mode == "outside":
         p = v / total + eps
         h = -np.sum(xlogy(p, p))
     elif mode == "inside":
-        p = (v + eps) / np.sum(v + eps)
+        p = (v + eps_v) / np.sum(v + eps_v)
         h = -np.sum(xlogy(p, p))
     elif mode == "log":
-        p = v / (total + eps)
+        p = v / (total + eps_v)
         h = -np.sum(p * np.log(p + eps)) if eps > 0 else -np.sum(xlogy(p, p))
     elif mode == "drop":
         v = v[v > 0]
-        p = v / (total + eps)
+        p = v / (total + eps_v)
         h = -np.sum(p * np.log(p))
     else:
         raise ValueError(f"mode must be 'outside', 'inside', 'log' or 'drop', got {mode!r}")
@@ -390,7 +393,7 @@ def effective_rank(values) -> float:
     Raises:
         ValueError: as :func:`entropy_rank`.
     """
-    v = np.asarray(values, dtype=float)
+    v = V.array("values", values)
     if v.ndim == 1 and v.size and np.all(np.isfinite(v)):
         tol = 1e-12 * float(np.max(np.abs(v)))
         v = np.where((v < 0) & (v >= -tol), 0.0, v)
@@ -593,11 +596,11 @@ def rankme(z, *, eps: float = 1e-7, variant: Literal["paper", "reptrix"] = "pape
         ValueError: not 2-D, empty, non-finite, all-zero ``z``, ``eps < 0``, unknown variant.
     """
     eps = _check_scalar("eps", eps, allow_none=False)
-    z = np.asarray(z, dtype=float)
+    if eps > 1.0:
+        raise ValueError(f"eps must be in [0, 1] (it is added to the normalised singular values), got {eps!r}")
+    z = V.array("z", z)
     if z.ndim != 2 or z.size == 0:
         raise ValueError(f"z must be a non-empty (N, K) array, got shape {z.shape}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError("z contains NaN/inf")
     if variant == "paper":
         s = np.linalg.svd(z, compute_uv=False)
     elif variant == "reptrix":
@@ -629,7 +632,7 @@ def alpha_req(z, *, fit_range: tuple[int, int] | None = None, spectrum: bool = F
     Raises:
         ValueError: bad shapes, non-finite input, fewer than 3 usable ranks, bad ``fit_range``.
     """
-    z = np.asarray(z, dtype=float)
+    z = V.array("z", z)
     if not np.all(np.isfinite(z)):
         raise ValueError("z contains NaN/inf")
     if spectrum:
@@ -694,9 +697,10 @@ def synthetic_views(n: int, q: int, *, n_informative: int, n_noise: int = 0, sig
     if n_informative + n_noise < 1:
         raise ValueError("n_informative + n_noise must be >= 1")
     for name, val in (("signal_std", signal_std), ("view_std", view_std), ("noise_std", noise_std)):
-        if not (np.isfinite(val) and val > 0):
+        val = V.real(name, val, high=1e150)
+        if not val > 0:
             raise ValueError(f"{name} must be finite and > 0, got {val!r}")
-    rng = key if isinstance(key, np.random.Generator) else np.random.default_rng(key)
+    rng = key if isinstance(key, np.random.Generator) else np.random.default_rng(V.integer("key", key, low=0))
     inf = signal_std * rng.standard_normal((n, 1, n_informative)) + view_std * rng.standard_normal((n, q, n_informative))
     noise = noise_std * rng.standard_normal((n, q, n_noise))
     e = np.concatenate([inf, noise], axis=-1)
