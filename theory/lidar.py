@@ -47,7 +47,6 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg.blas import dsyrk as _syrk
 from scipy.special import xlogy
 
 from . import _validate as V
@@ -205,7 +204,7 @@ def _scatter_one(e: np.ndarray, v: LidarVariant) -> tuple[np.ndarray, np.ndarray
     The class means are one float64-accumulating pass; a non-finite entry anywhere makes its class mean
     non-finite, so checking the ``(n, d)`` means replaces a scan of the whole array. The within-class scatter
     is accumulated chunk by chunk: each chunk of classes is centred (and converted to float64) into one reused
-    buffer and added with a symmetric rank-k update (BLAS ``syrk``, one triangle).
+    buffer and added as ``x.T @ x`` (which numpy computes with BLAS ``syrk``, one triangle).
     """
     n, q, d = e.shape
     nb, nw = _norms(v, n, q)
@@ -217,17 +216,16 @@ def _scatter_one(e: np.ndarray, v: LidarVariant) -> tuple[np.ndarray, np.ndarray
     sb = (c.T @ c) / nb
     step = max(1, min(n, _CHUNK_ELEMS // (q * d)))
     buf = np.empty((step, q, d))
-    acc = np.zeros((d, d), order="F")  # syrk accumulates the upper triangle in place
+    sw = None
     for s in range(0, n, step):
         k = min(step, n - s)
         x = buf[:k]
         np.subtract(e[s : s + k], mu_i[s : s + k, None, :], out=x)
-        # C-ordered rows (k q, d) seen transposed are a Fortran (d, k q) matrix a: a a^T = x^T x, no copy
-        acc = _syrk(1.0, x.reshape(-1, d).T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
-    sw = np.triu(acc)
-    sw += np.triu(acc, 1).T
+        x = x.reshape(-1, d)
+        # numpy sends x.T @ x (one buffer, transposed) to BLAS syrk; numpy's own BLAS, so no second thread pool
+        sw = x.T @ x if sw is None else sw.__iadd__(x.T @ x)
     sw /= nw
-    return 0.5 * (sb + sb.T), sw
+    return 0.5 * (sb + sb.T), 0.5 * (sw + sw.T)
 
 
 def scatter_matrices(embeddings, *, delta: float = 0.0, variant: str | LidarVariant = "paper"):
