@@ -42,7 +42,7 @@ clean B is learned first at both depths where the per-feature theory puts A firs
 (1.4, 0.7) feature ends at 1.1%: in a full network from random weights JEPA's rho-bias is stronger than the
 per-feature theory's (which holds for aligned, balanced weights, where each feature is a decoupled mode). The
 ratio t*(A)/t*(B) is larger for JEPA than for MAE at both depths, as predicted (JEPA inf / 1.95, MAE 0.59 / 0.40;
-theory 0.71 / 0.89 against 0.61 / 0.66). Learning times against the theory at each seed's own start: seed-median
+theory 0.71 / 0.88 against 0.61 / 0.66). Learning times against the theory at each seed's own start: seed-median
 ratio off by 30% (MAE, depth 1), 104% (MAE, depth 2), 61% (JEPA, depth 2) and unbounded for JEPA's A at depth 1.
 The default scale took 330 s of CPU time in all (about 90 s for the full networks), measured with the machine
 shared by several jobs (load ~25 on 2 cores).
