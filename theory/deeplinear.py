@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import sympy as sp
 
 __all__ = ["ModeModel", "s", "Depth"]
@@ -93,7 +94,7 @@ class ModeModel:
 
     def factors(self, sizes: Mapping[str, int]) -> dict[str, list[sp.Symbol]]:
         """Concrete factor symbols ``<g>_1 .. <g>_n`` of each group (``<g>`` alone when n = 1)."""
-        self._check_sizes(sizes, concrete=True)
+        sizes = self._check_sizes(sizes, concrete=True)
         return {
             g: [sp.Symbol(g, positive=True)] if sizes[g] == 1
             else [sp.Symbol(f"{g}_{a}", positive=True) for a in range(1, sizes[g] + 1)]
@@ -134,7 +135,7 @@ class ModeModel:
         all must coincide, otherwise the balanced reduction does not hold and ``ValueError`` is raised.
         For symbolic sizes: the chain rule ``-dl/dp_g * s^(n_g - 1)`` at ``p = s^n`` (same check).
         """
-        self._check_sizes(sizes, concrete=False)
+        sizes = self._check_sizes(sizes, concrete=False)
         key = ("bal", tuple(sorted((k, str(v)) for k, v in sizes.items())))
         if key in self._cache:
             return self._cache[key]
@@ -163,7 +164,7 @@ class ModeModel:
 
     def chain_rule_flow(self, sizes: Mapping[str, Depth]) -> dict[str, sp.Expr]:
         """Per group, ``-dl/dp_g * s^(n_g - 1)`` at balance: valid for symbolic sizes."""
-        self._check_sizes(sizes, concrete=False)
+        sizes = self._check_sizes(sizes, concrete=False)
         return {g: sp.powsimp(sp.expand(f), force=True) for g, f in self._chain_rule_flows(sizes).items()}
 
     def product_flow(self, group: str, sizes: Mapping[str, Depth], var: sp.Symbol) -> sp.Expr:
@@ -173,6 +174,7 @@ class ModeModel:
         """
         if group not in self.groups:
             raise ValueError(f"group must be one of {self.groups}, got {group!r}")
+        sizes = self._check_sizes(sizes, concrete=False)
         n = sizes[group]
         sdot = self.balanced_flow(sizes)
         expr = (n * s ** (n - 1) * sdot).subs(s, var ** (sp.Integer(1) / n))
@@ -187,10 +189,15 @@ class ModeModel:
         return sp.expand(-sp.diff(self.product_loss(), self.p[group]).subs(at))
 
     # ---------------------------------------------------------------- helpers
-    def _check_sizes(self, sizes: Mapping[str, Depth], *, concrete: bool) -> None:
+    def _check_sizes(self, sizes: Mapping[str, Depth], *, concrete: bool) -> dict:
+        """``sizes`` checked, as a dict with numpy integers turned into Python ints (they are sizes too)."""
+        if not isinstance(sizes, Mapping):
+            raise TypeError(f"sizes must be a mapping group -> size, got {sizes!r}")
+        sizes = {g: int(n) if isinstance(n, np.integer) and not isinstance(n, np.bool_) else n for g, n in sizes.items()}
         if set(sizes) != set(self.groups):
             raise ValueError(f"sizes must give every group {self.groups}, got {dict(sizes)!r}")
         for g, n in sizes.items():
             _check_size(g, n)
             if concrete and not isinstance(n, int):
                 raise ValueError(f"group size {g!r} must be a concrete int here, got {n!r}")
+        return sizes
