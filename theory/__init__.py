@@ -8,7 +8,8 @@ Public modules (``from theory import jepa``):
 * :mod:`theory.lidar`: LiDAR, RankMe and alpha-ReQ (Thilak et al. 2024).
 * :mod:`theory.autoencoder`: greedy rank learning in deep linear autoencoders (Sun et al. 2021).
 * :mod:`theory.kernels`, :mod:`theory.bottleneck`: NNGP/NTK kernels and the finite-bottleneck limit
-  (Littwin et al. 2021).
+  (Littwin et al. 2021); :mod:`theory.bottleneck_limit`: the limit dynamics derived by sympy from the
+  parametrisation.
 * :mod:`theory.rasp`: the RASP-L language, its library and the task programs (Zhou et al. 2024).
 * :mod:`theory.locality`: distribution locality, the globality barrier and scratchpads (Abbe et al. 2024).
 * :mod:`theory.symbols`: template tasks and the transformer kernel for abstract symbols (Boix-Adserà et al. 2024).
@@ -18,7 +19,34 @@ Public modules (``from theory import jepa``):
 Argument checks shared by every public function: :mod:`theory._validate`.
 """
 
-from . import autoencoder, bottleneck, deeplinear, hyper_ut, jepa, kernels, lidar, locality, rasp, rft, slingshot, symbols
+from . import (
+    autoencoder,
+    bottleneck,
+    bottleneck_limit,
+    deeplinear,
+    hyper_ut,
+    jepa,
+    kernels,
+    lidar,
+    locality,
+    rasp,
+    rft,
+    slingshot,
+    symbols,
+)
 
-__all__ = ["autoencoder", "bottleneck", "deeplinear", "hyper_ut", "jepa", "kernels", "lidar", "locality", "rasp", "rft",
-           "slingshot", "symbols"]
+__all__ = [
+    "autoencoder",
+    "bottleneck",
+    "bottleneck_limit",
+    "deeplinear",
+    "hyper_ut",
+    "jepa",
+    "kernels",
+    "lidar",
+    "locality",
+    "rasp",
+    "rft",
+    "slingshot",
+    "symbols",
+]
