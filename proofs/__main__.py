@@ -5,28 +5,10 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import tempfile
+
+from theory._validate import writable_directory
 
 from . import collect, format_table, paper_modules, run_all, to_latex, to_markdown
-
-
-def _check_out_dir(flag: str, path) -> pathlib.Path:
-    """``path`` as a writable directory (created when missing); ``ValueError`` naming ``flag`` otherwise."""
-    if str(path).strip() == "":
-        raise ValueError(f"{flag}: an output directory is required, got {str(path)!r}")
-    d = pathlib.Path(path)
-    if d.exists() and not d.is_dir():
-        raise ValueError(f"{flag}: {str(d)!r} exists and is not a directory")
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"{flag}: cannot create directory {str(d)!r}: {e.strerror or e}") from None
-    try:  # a probe file: os.access says yes to root on a read-only directory or file system
-        with tempfile.TemporaryFile(dir=d):
-            pass
-    except OSError as e:
-        raise ValueError(f"{flag}: directory {str(d)!r} is not writable: {e.strerror or e}") from None
-    return d
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for flag, d in (("--markdown", args.markdown), ("--latex", args.latex)):
             if d is not None:
-                _check_out_dir(flag, d)
+                writable_directory(flag, d)
         proofs = collect(args.papers or None)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -86,6 +86,20 @@ __all__ = ["RftConfig", "RftClassConfig", "RftExperiment", "RftClassExperiment",
            "digits_unit", "censored_ratio", "gradient_loop", "METRICS"]
 
 
+def _check_digits_config(cfg, positive: tuple[str, ...]) -> None:
+    """The checks shared by the digits configurations: ``relabel``, the two fractions in (0, 1), the named rates
+    positive. ``ValueError`` naming the field and its value."""
+    if cfg.relabel not in ("class", "random"):
+        raise ValueError(f"relabel must be 'class' or 'random', got {cfg.relabel!r}")
+    for name in ("frac_modified", "frac_partial"):
+        v = getattr(cfg, name)
+        if not 0 < v < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {v!r}")
+    for name in positive:
+        if not getattr(cfg, name) > 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class RftConfig(Config):
     """Configuration of the ``rft`` experiment (bounds, flows, and the paper's controlled experiment on digits).
@@ -141,15 +155,7 @@ class RftConfig(Config):
     n_groups: int = 64
 
     def __post_init__(self):
-        if self.relabel not in ("class", "random"):
-            raise ValueError(f"relabel must be 'class' or 'random', got {self.relabel!r}")
-        for name in ("frac_modified", "frac_partial"):
-            v = getattr(self, name)
-            if not 0 < v < 1:
-                raise ValueError(f"{name} must be in (0, 1), got {v!r}")
-        for name in ("lr", "lr_factor", "temperature"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        _check_digits_config(self, ("lr", "lr_factor", "temperature"))
         if not self.entropy >= 0:
             raise ValueError(f"entropy must be >= 0, got {self.entropy!r}")
         if self.finetune_steps % self.record_every:
@@ -200,15 +206,7 @@ class RftClassConfig(Config):
     n_groups: int = 16
 
     def __post_init__(self):
-        if self.relabel not in ("class", "random"):
-            raise ValueError(f"relabel must be 'class' or 'random', got {self.relabel!r}")
-        for name in ("frac_modified", "frac_partial"):
-            v = getattr(self, name)
-            if not 0 < v < 1:
-                raise ValueError(f"{name} must be in (0, 1), got {v!r}")
-        for name in ("lr", "gd_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        _check_digits_config(self, ("lr", "gd_lr"))
 
     PRESETS = {
         "quick": dict(finetune_steps=400, digits_seeds=2),

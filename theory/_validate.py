@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["real", "integer", "array", "probability_vector", "symmetric_matrix", "one_of", "cached"]
+__all__ = ["real", "integer", "array", "probability_vector", "symmetric_matrix", "one_of", "cached",
+           "writable_directory"]
 
 
 def _show(x) -> str:
@@ -187,3 +188,36 @@ def cached(fn):
     wrapper.cache_info = inner.cache_info
     wrapper.cache_clear = inner.cache_clear
     return wrapper
+
+
+def writable_directory(name: str, path):
+    """``path`` as a directory the caller can write into, created when missing; checked before any work.
+
+    Used by the command lines (``python -m sims``'s ``--out``, ``python -m proofs``'s ``--markdown``/``--latex``).
+
+    Returns:
+        the :class:`pathlib.Path`.
+
+    Raises:
+        ValueError: ``path`` is empty, an existing non-directory, not creatable (an impossible path, a parent that
+            is a file, no permission) or not writable (tested with a probe file: ``os.access`` says yes to root on a
+            read-only directory). The message names ``name`` and the path.
+    """
+    import pathlib
+    import tempfile
+
+    if path is None or str(path).strip() == "":
+        raise ValueError(f"{name}: an output directory is required, got {str(path)!r}")
+    d = pathlib.Path(path)
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{name}: {str(d)!r} exists and is not a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{name}: cannot create directory {str(d)!r}: {e.strerror or e}") from None
+    try:
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise ValueError(f"{name}: directory {str(d)!r} is not writable: {e.strerror or e}") from None
+    return d

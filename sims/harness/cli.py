@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import tempfile
 
 from .experiment import SCALES
 
@@ -90,27 +89,11 @@ class _UsageError(Exception):
 
 
 def check_out_dir(flag: str, path) -> pathlib.Path:
-    """``path`` as a directory the command can write into, created when missing; checked before any work.
+    """``path`` as a directory the command can write into, created when missing; checked before any work
+    (:func:`theory._validate.writable_directory`; ``ValueError`` naming ``flag`` and the path)."""
+    from theory._validate import writable_directory
 
-    Raises:
-        ValueError: ``path`` is empty, an existing non-directory, not creatable (an impossible path, a
-            parent that is a file, no permission) or not writable. The message names ``flag`` and the path.
-    """
-    if path is None or str(path).strip() == "":
-        raise ValueError(f"{flag}: an output directory is required, got {str(path)!r}")
-    d = pathlib.Path(path)
-    if d.exists() and not d.is_dir():
-        raise ValueError(f"{flag}: {str(d)!r} exists and is not a directory")
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"{flag}: cannot create directory {str(d)!r}: {e.strerror or e}") from None
-    try:  # a probe file: os.access says yes to root on a read-only directory or file system
-        with tempfile.TemporaryFile(dir=d):
-            pass
-    except OSError as e:
-        raise ValueError(f"{flag}: directory {str(d)!r} is not writable: {e.strerror or e}") from None
-    return d
+    return writable_directory(flag, path)
 
 
 def _executor(args: argparse.Namespace):
