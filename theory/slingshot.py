@@ -148,8 +148,11 @@ def adam_steady_step(g, lr: float = 1e-3, eps: float = 1e-8) -> np.ndarray:
     lr = real("lr", lr, low=0.0, low_open=True)
     eps = real("eps", eps, low=0.0)
     den = np.abs(g) + eps
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 0, -lr * g / np.where(den > 0, den, 1.0), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # g / (|g| + eps) lies in [-1, 1]: form it first, then scale by lr (lr * g alone can overflow)
+        out = np.where(den > 0, -lr * (g / np.where(den > 0, den, 1.0)), 0.0)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"lr={lr!r} times the unit-bounded step overflows float64 (lr too large)")
     return out
 
 
@@ -402,12 +405,18 @@ def toy_margin(t, *, optimizer: Literal["gd", "adam"] = "adam", lr: float = 1e-3
         a = b = 1.0
         k = z0 + math.exp(z0) + x * x * lr * t
     else:
-        if eps == 0.0:
-            return z0 + x * lr * t
         a, b = 1 + eps / x, eps / x
         k = a * z0 + b * math.exp(z0) + x * lr * t
-    y = math.log(b / a) + k / a
-    return math.log(a / b) + np.log(scipy.special.wrightomega(y).real)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if optimizer == "adam" and eps == 0.0:
+            out = z0 + x * lr * t
+        else:
+            y = math.log(b / a) + k / a if b > 0 else math.inf
+            out = math.log(a / b) + np.log(scipy.special.wrightomega(y).real) if b > 0 else np.full_like(t, math.inf)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the margin overflows float64 for x={x!r}, lr={lr!r}, eps={eps!r}, z0={z0!r} "
+                         f"(x * lr * t or x**2 * lr * t too large)")
+    return out
 
 
 def toy_time_to_margin(z, *, optimizer: Literal["gd", "adam"] = "adam", lr: float = 1e-3, eps: float = 1e-8,
@@ -435,11 +444,17 @@ def toy_time_to_margin(z, *, optimizer: Literal["gd", "adam"] = "adam", lr: floa
         top = "inf" if linear else "700"
         raise ValueError(f"z must lie in [z0, {top}] = [{z0}, {top}] (e^z overflows beyond 700), "
                          f"got range [{z.min()!r}, {z.max()!r}]")
-    if linear:
-        return (z - z0) / (x * lr)
-    if optimizer == "gd":
-        return (z - z0 + np.exp(z) - math.exp(z0)) / (x * x * lr)
-    return ((1 + eps / x) * (z - z0) + (eps / x) * (np.exp(z) - math.exp(z0))) / (x * lr)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if linear:
+            out = (z - z0) / (x * lr)
+        elif optimizer == "gd":
+            out = (z - z0 + np.exp(z) - math.exp(z0)) / (x * x * lr)
+        else:
+            out = ((1 + eps / x) * (z - z0) + (eps / x) * (np.exp(z) - math.exp(z0))) / (x * lr)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the time overflows float64 for x={x!r}, lr={lr!r}, eps={eps!r}, z0={z0!r} "
+                         f"(eps / x or 1 / (x * lr) too large)")
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -496,6 +511,8 @@ def sign_regime_end(eps: float, *, x: float = 1.0, lr: float = 1e-3, b1: float =
     s = adam_tail_rate(lr, b1=b1, b2=b2, x=x)
     cv = math.sqrt((1 - b2) / (1 - b2 * math.exp(2 * x * s))) if b2 > 0 else 1.0
     gs = eps / cv
+    if not math.isfinite(x / gs):
+        raise ValueError(f"x / eps overflows float64 (x={x!r}, eps={eps!r}): the end margin log(x/eps - 1) is not finite")
     zs = math.log(x / gs - 1)
     loss = -math.log1p(-gs / x)
     t_end = float(toy_time_to_margin(zs, optimizer="adam", lr=s, eps=gs, x=x, z0=z0)) if zs > z0 else None
@@ -543,6 +560,9 @@ def adam_tail_rate(lr: float = 1e-3, *, b1: float = 0.9, b2: float = 0.999, x: f
         return lr * cm / cv - s
 
     hi = s_max * (1 - 1e-12) if math.isfinite(s_max) else 10 * lr + 1.0
+    if hi < 1e-290:
+        raise ValueError(f"the step cap -log(b)/x = {hi!r} underflows float64 for x={x!r} (x too large for b1={b1!r}, "
+                         f"b2={b2!r})")
     # the smallest root: f(0) = lr > 0; scan a geometric grid for the first sign change (with b2 = 0 and b1 > 0,
     # f turns positive again near the b1 cap, so a bracket on [0, hi] alone could miss the root)
     grid = np.geomspace(max(min(lr, hi) * 1e-9, 1e-300), hi, 2000)
@@ -678,9 +698,9 @@ def correct_class_collapsed(logits, labels, *, dtype: str = "float32") -> np.nda
     Returns:
         boolean array (n,) (0-d for 1-D logits).
     """
+    _, lab, _ = _logits_labels(logits, labels, dtype)
     _, g = softmax_cross_entropy(logits, labels, dtype=dtype)
     g2 = g[None] if g.ndim == 1 else g
-    lab = np.broadcast_to(np.asarray(labels), (g2.shape[0],))
     out = g2[np.arange(g2.shape[0]), lab] == 0
     return out[0] if g.ndim == 1 else out
 
@@ -890,7 +910,10 @@ def stablemax(x, axis: int = -1) -> np.ndarray:
 
 def stablemax_s_expression(x: sp.Symbol | None = None) -> sp.Piecewise:
     """The symbolic StableMax map :math:`s(x)` (a sympy Piecewise), for :mod:`proofs.slingshot`."""
-    x = sp.Symbol("x", real=True) if x is None else x
+    if x is None:
+        x = sp.Symbol("x", real=True)
+    elif not isinstance(x, sp.Expr) or isinstance(x, sp.Tuple):
+        raise TypeError(f"x must be a sympy symbol or expression, got {x!r} ({type(x).__name__})")
     return sp.Piecewise((x + 1, x >= 0), (1 / (1 - x), True))
 
 
