@@ -275,6 +275,8 @@ def template_task(templates: Sequence, labels: Sequence, *, label_type: str = "r
     ts = tuple(_template(f"templates[{i}]", t) for i, t in enumerate(templates))
     if len({len(t) for t in ts}) != 1:
         raise ValueError(f"templates must all have the same length, got lengths {[len(t) for t in ts]}")
+    if isinstance(labels, np.ndarray) and labels.ndim == 1:  # an array of labels is a sequence too
+        labels = labels.tolist()
     if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
         raise TypeError(f"labels must be a sequence (one label per template), got {V._show(labels)}")
     if len(labels) != len(ts):
@@ -364,6 +366,8 @@ def substitute(template, substitution: dict) -> tuple[int, ...]:
 
 
 def _range(name: str, r) -> tuple[int, int]:
+    if isinstance(r, np.ndarray) and r.shape == (2,):  # an array pair is a pair too (entries checked below)
+        r = tuple(r.tolist())
     if isinstance(r, (str, bytes)) or not isinstance(r, Sequence) or len(r) != 2:
         raise TypeError(f"{name} must be a pair (start, stop), got {V._show(r)}")
     a = V.integer(f"{name}[0]", r[0], low=0)
@@ -492,7 +496,8 @@ def make_splits(task: TemplateTask, n_train: int, n_test: int, *, n_val: int = 0
     nte = V.integer("n_test", n_test, low=0, high=MAX_SAMPLES)
     nva = V.integer("n_val", n_val, low=0, high=MAX_SAMPLES)
     w = task.max_wildcards
-    a = ntr if n_train_tokens is None else V.integer("n_train_tokens", n_train_tokens, low=0, high=MAX_TOKENS)
+    # with no training strings nothing is drawn from the train alphabet: give it the wildcard count of tokens
+    a = (ntr if ntr > 0 else w) if n_train_tokens is None else V.integer("n_train_tokens", n_train_tokens, low=0, high=MAX_TOKENS)
     b = max(nva, w) if n_val_tokens is None else V.integer("n_val_tokens", n_val_tokens, low=0, high=MAX_TOKENS)
     c = max(nte, w) if n_test_tokens is None else V.integer("n_test_tokens", n_test_tokens, low=0, high=MAX_TOKENS)
     for nm, size, cnt in (("n_train_tokens", a, ntr), ("n_val_tokens", b, nva), ("n_test_tokens", c, nte)):
@@ -653,7 +658,7 @@ class KernelEstimate(NamedTuple):
 def one_hot(tokens, vocab: Sequence[int] | None = None) -> np.ndarray:
     """The k x |vocab| one-hot matrix X of a token string (vocab defaults to its sorted distinct tokens)."""
     s = V.array("tokens", tokens, ndim=1, dtype="int", min_size=1)
-    voc = sorted(set(s.tolist())) if vocab is None else list(vocab)
+    voc = sorted(set(s.tolist())) if vocab is None else V.array("vocab", vocab, ndim=1, dtype="int").tolist()
     idx = {t: i for i, t in enumerate(voc)}
     missing = sorted(set(s.tolist()) - set(idx))
     if missing:
@@ -692,7 +697,8 @@ def kernel_mc(x, y, beta: float, gamma: float, *, n_draws: int = 100_000, seed: 
 
     Args:
         x, y: token strings (int sequences) of the same length k (1..64).
-        beta: key-query scale (>= 0). gamma: positional scale (>= 0).
+        beta: key-query scale (0 <= beta <= 1e100). gamma: positional scale (0 <= gamma <= 1e50; larger values
+            overflow float64 in the squared integrand).
         n_draws: Monte Carlo draws (2 .. 1e7). seed: RNG seed.
 
     Returns:
@@ -703,8 +709,9 @@ def kernel_mc(x, y, beta: float, gamma: float, *, n_draws: int = 100_000, seed: 
         TypeError / ValueError: bad strings (lengths differ), negative β or γ, bad n_draws.
     """
     a, b = _pair(x, y)
-    be = V.real("beta", beta, low=0.0)
-    ga = V.real("gamma", gamma, low=0.0)
+    # bounds keep beta * gamma * p and the squared integrand (~ gamma^4) inside float64
+    be = V.real("beta", beta, low=0.0, high=1e100)
+    ga = V.real("gamma", gamma, low=0.0, high=1e50)
     n = V.integer("n_draws", n_draws, low=2, high=MAX_SAMPLES)
     rng = np.random.default_rng(V.integer("seed", seed, low=0))
     voc = sorted(set(a.tolist()) | set(b.tolist()))
@@ -737,10 +744,10 @@ def kernel_beta0(x, y, gamma: float) -> float:
     Section 3).
 
     Raises:
-        TypeError / ValueError: bad strings or negative γ.
+        TypeError / ValueError: bad strings, negative γ or γ > 1e150 (γ² overflows float64).
     """
     a, b = _pair(x, y)
-    g = V.real("gamma", gamma, low=0.0)
+    g = V.real("gamma", gamma, low=0.0, high=1e150)  # gamma^2 stays finite in float64
     k = a.size
     return g * g / k + float(np.sum(a[:, None] == b[None, :])) / k ** 2
 
@@ -1153,6 +1160,8 @@ def disjoint_tokens(expr: sp.Expr) -> sp.Expr:
     r"""The expansion for two strings that share no token: :math:`XY^\top=0`, so every invariant reading
     :math:`XY^\top` vanishes. What remains is a function of :math:`XX^\top` and :math:`YY^\top` alone (the two
     equality patterns; :func:`equality_pattern_only`). Derived here (Boix-Adserà et al. 2024, Section 3)."""
+    if not isinstance(expr, sp.Expr):
+        raise TypeError(f"expr must be a sympy expression (a kernel expansion), got {V._show(expr)} ({type(expr).__name__})")
     return sp.expand(expr.xreplace({inv.symbol: 0 for inv in kernel_invariants(expr) if "XY" in inv.uses}))
 
 
@@ -1265,7 +1274,8 @@ def fresh_token_mlp_outputs(templates: Sequence, *, width: int = 16, n_draws: in
         ``(len(templates), n_draws)`` float64 outputs.
 
     Raises:
-        ValueError: templates of different lengths, or sizes out of range.
+        ValueError: templates of different lengths, or sizes out of range (``init_std`` and ``|xxt_weight|`` at
+            most 1e100, beyond which the outputs overflow float64).
     """
     if isinstance(templates, (str, bytes)) or not isinstance(templates, Sequence) or not templates:
         raise TypeError(f"templates must be a non-empty sequence of templates, got {V._show(templates)}")
@@ -1274,8 +1284,9 @@ def fresh_token_mlp_outputs(templates: Sequence, *, width: int = 16, n_draws: in
         raise ValueError(f"templates must have one length, got {[len(t) for t in ts]}")
     h = V.integer("width", width, low=1, high=4096)
     n = V.integer("n_draws", n_draws, low=1, high=1_000_000)
-    s = V.real("init_std", init_std, low=0.0, low_open=True)
-    u = V.real("xxt_weight", xxt_weight)
+    # bounds keep the pre-activations (sums of ~k terms of size init_std and k^2 of size xxt_weight) finite
+    s = V.real("init_std", init_std, low=0.0, low_open=True, high=1e100)
+    u = V.real("xxt_weight", xxt_weight, low=-1e100, high=1e100)
     rng = np.random.default_rng(V.integer("seed", seed, low=0))
     k = len(ts[0])
     v = rng.standard_normal(h) / math.sqrt(h)
@@ -1299,8 +1310,8 @@ def label_independent_mse(f_mean: float, f_var: float, p_plus: float = 0.5) -> f
     :math:`\mathbb E(f-y)^2=\mathrm{Var}f+(\mathbb Ef)^2-2\,\mathbb Ef\,(2p_+-1)+1`, which is
     :math:`1+\mathbb Ef^2\ge1` for balanced labels (chance level; derived here).
     """
-    m = V.real("f_mean", f_mean)
-    var = V.real("f_var", f_var, low=0.0)
+    m = V.real("f_mean", f_mean, low=-1e150, high=1e150)  # f_mean^2 stays finite in float64
+    var = V.real("f_var", f_var, low=0.0, high=1e300)
     p = V.real("p_plus", p_plus, low=0.0, high=1.0)
     return var + m * m - 2 * m * (2 * p - 1) + 1.0
 
