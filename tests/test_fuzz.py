@@ -629,10 +629,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("theory.rasp.core.kqv", "k"): "open: unclear",
     ("theory.rasp.core.kqv", "q"): "open: unclear",
     ("theory.rasp.core.kqv", "v"): "open: unclear",
-    ("theory.rft.group_advantages", "rewards"): "open: silent",
-    ("theory.rft.group_gradient_logits", "rewards"): "open: silent",
-    ("theory.rft.group_zero_lower_bound", "min_gap"): "open: silent",
-    ("theory.rft.group_zero_lower_bound", "std"): "open: silent",
 }
 
 

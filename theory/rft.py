@@ -986,9 +986,24 @@ def group_advantages(rewards, *, eps: float = 0.0, normalise: bool = True) -> np
     # exact zero when all rewards are equal: r - mean(r) can round to +-1 ulp, so compare the rewards themselves
     if np.all(r == r[0]):
         return np.zeros_like(r)
+    with np.errstate(over="ignore", under="ignore"):
+        std = float(np.sqrt(np.mean(centred ** 2)))
+    if np.all(np.isfinite(centred)) and (not normalise or 1e-150 < std < 1e150):
+        return centred / (std + eps) if normalise else centred
+    # extreme scales (|r| near 1e308 or 1e-300): centre and normalise r / max|r| (the advantages are scale
+    # invariant up to eps, which is rescaled alongside)
+    scale = float(np.max(np.abs(r)))
+    rs = r / scale
+    cs = rs - rs.mean()
     if not normalise:
-        return centred
-    return centred / (float(np.sqrt(np.mean(centred ** 2))) + eps)
+        with np.errstate(over="ignore"):
+            out = cs * scale
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"rewards span more than float64 holds: r - mean(r) overflows (max |r| = {scale!r})")
+        return out
+    with np.errstate(over="ignore"):
+        eps_s = eps / scale
+    return cs / (float(np.sqrt(np.mean(cs ** 2))) + eps_s)
 
 
 def group_gradient_logits(probs, samples, rewards, *, eps: float = 0.0, normalise: bool = True) -> np.ndarray:
@@ -1144,7 +1159,11 @@ def group_zero_lower_bound(std, G: int, *, min_gap: float):
     if np.any(s < 0):
         raise ValueError(f"std must be >= 0, got {std!r}")
     G = _v.integer("G", G, low=1, high=MAX_GROUP)
-    out = 1.0 - 2.0 * (G - 1) * (s / d) ** 2
+    with np.errstate(over="ignore"):
+        out = 1.0 - 2.0 * (G - 1) * (s / d) ** 2
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"(std / min_gap)**2 overflows float64 (std={std!r}, min_gap={min_gap!r}); the bound is "
+                         "vacuous (far below 0) there")
     return float(out) if out.ndim == 0 else out
 
 
