@@ -528,7 +528,8 @@ def _is_numeric_array(v) -> bool:
 
 def mutations(param: inspect.Parameter, v) -> list[tuple[str, object, str]]:
     """``[(label, value, expect)]`` for one argument whose valid baseline value is ``v``."""
-    none_ok = param.default is None
+    # None is valid where it is the default or the annotation allows it (``stop: int | None`` without a default)
+    none_ok = param.default is None or re.search(r"\bNone\b", str(param.annotation)) is not None
     out: list[tuple[str, object, str]] = []
     if not none_ok:
         out.append(("None", None, "either"))
@@ -625,10 +626,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("theory.locality.tasks.extract_answer", "tokens"): "open: unclear",
     ("theory.locality.tasks.parse_graph", "tokens"): "open: unclear",
     ("theory.locality.tasks.reachable", "tokens"): "open: unclear",
-    ("theory.rasp.core.generate", "stop"): "open: accepted",
-    ("theory.rasp.core.kqv", "k"): "open: unclear",
-    ("theory.rasp.core.kqv", "q"): "open: unclear",
-    ("theory.rasp.core.kqv", "v"): "open: unclear",
 }
 
 

@@ -322,6 +322,9 @@ def kqv(k: SOp, q: SOp, v: SOp, pred: Predicate | Callable[[int, int], bool], de
 
     Paper: Zhou et al. 2024 (RASP-L core ``kqv``).
     """
+    _sop("k", k)
+    _sop("q", q)
+    _sop("v", v)
     return aggr(select(k, q, pred), v, default=default, reduction=reduction)
 
 
