@@ -619,13 +619,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("theory.lidar.lidar", "embeddings"): "open: unclear",
     ("theory.lidar.lidar_batched", "embeddings"): "open: unclear",
     ("theory.lidar.scatter_matrices", "embeddings"): "open: silent",
-    ("theory.locality.information.bit_information_expr", "beta"): "open: unclear",
-    ("theory.locality.tasks.cycle_task", "count"): "open: hang",
-    ("theory.locality.tasks.cycles_sample", "a"): "open: rejected_valid",
-    ("theory.locality.tasks.cycles_sample", "b"): "open: rejected_valid",
-    ("theory.locality.tasks.extract_answer", "tokens"): "open: unclear",
-    ("theory.locality.tasks.parse_graph", "tokens"): "open: unclear",
-    ("theory.locality.tasks.reachable", "tokens"): "open: unclear",
 }
 
 

@@ -139,9 +139,11 @@ def bit_information_expr(beta):
         TypeError: ``beta`` cannot be sympified.
     """
     try:
-        b = sp.sympify(beta)
+        b = sp.sympify(beta) if beta is not None else None
     except (sp.SympifyError, TypeError) as err:
         raise TypeError(f"beta must be a sympy expression or number, got {beta!r}") from err
+    if not isinstance(b, sp.Expr):
+        raise TypeError(f"beta must be a sympy expression or number, got {beta!r} ({type(beta).__name__})")
     return ((1 + b) * sp.log(1 + b) + (1 - b) * sp.log(1 - b)) / (2 * sp.log(2))
 
 

@@ -118,6 +118,7 @@ def cycles_sample(rng, sizes: Sequence[int], a: tuple[int, int], b: tuple[int, i
     if sum(sizes) > names:
         raise ValueError(f"sizes total {sum(sizes)} exceeds the name pool names={names}")
     scratchpad = V.one_of("scratchpad", scratchpad, (None, "dfs", "inductive"))
+    a, b = (tuple(q.tolist()) if isinstance(q, np.ndarray) and q.shape == (2,) else q for q in (a, b))
     for nm, q in (("a", a), ("b", b)):
         if not isinstance(q, (tuple, list)) or len(q) != 2:
             raise TypeError(f"{nm} must be a (cycle, vertex) pair, got {q!r}")
@@ -206,13 +207,14 @@ def cycle_task_sample(rng, n: int, label: int, *, split: Split = "iid", total: i
 def cycle_task(rng, count: int, n: int, *, split: Split = "iid", total: int = 24, short: int = 6,
                scratchpad: Scratchpad = None, names: int = 1000) -> list[Sample]:
     """``count`` cycle-task examples with balanced labels (alternating, then shuffled), as the official
-    online training data (Abbe et al. 2024). Arguments as :func:`cycle_task_sample`; 1 <= count <= 10**6.
+    online training data (Abbe et al. 2024). Arguments as :func:`cycle_task_sample`; 1 <= count <= 100_000
+    (bounded work: about 0.1 ms per example at the default sizes; draw larger sets in chunks with one Generator).
 
     Raises:
         TypeError / ValueError: as :func:`cycle_task_sample`, and count out of range.
     """
     g = _rng(rng)
-    count = V.integer("count", count, low=1, high=10**6)
+    count = V.integer("count", count, low=1, high=100_000)
     labels = g.permutation(np.arange(count) % 2)
     return [cycle_task_sample(g, n, int(y), split=split, total=total, short=short, scratchpad=scratchpad, names=names)
             for y in labels]
@@ -282,13 +284,25 @@ def _bfs(adj: dict, a) -> dict:
     return dist
 
 
+def _token_list(name: str, tokens) -> list:
+    """``tokens`` as a list (any iterable of tokens); a non-iterable is a TypeError naming the argument."""
+    if tokens is None or isinstance(tokens, (bytes, dict)):
+        raise TypeError(f"{name} must be a sequence of tokens (str), got {V._show(tokens)} ({type(tokens).__name__})")
+    try:
+        return list(tokens)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of tokens (str), got {V._show(tokens)} "
+                        f"({type(tokens).__name__})") from None
+
+
 def parse_graph(tokens: Sequence[str]) -> tuple[list[tuple[str, str]], str, str]:
     """The edges and the query (a, b) of a graph-task token sequence (``u > v ;`` ... ``a ? b ;``).
 
     Raises:
+        TypeError: ``tokens`` is not a sequence.
         ValueError: no query in the tokens.
     """
-    toks = list(tokens)
+    toks = _token_list("tokens", tokens)
     try:
         q = toks.index("?")
     except ValueError:
@@ -299,7 +313,7 @@ def parse_graph(tokens: Sequence[str]) -> tuple[list[tuple[str, str]], str, str]
 
 def reachable(tokens: Sequence[str]) -> bool:
     """Whether b is reachable from a in the graph of a graph-task token sequence (breadth-first search)."""
-    edges, a, b = parse_graph(tokens)
+    edges, a, b = parse_graph(_token_list("tokens", tokens))
     adj: dict[str, list[str]] = {}
     for u, v in edges:
         adj.setdefault(u, []).append(v)
@@ -445,7 +459,7 @@ def extract_answer(task: str, tokens: Sequence[str]) -> str | None:
         ValueError: unknown task.
     """
     task = V.one_of("task", task, ("cycles", "random_graph", "parity", "addition_random_space", "addition_shift"))
-    toks = list(tokens)
+    toks = _token_list("tokens", tokens)
     if "." not in toks:
         return None
     end = toks.index(".")
