@@ -69,15 +69,24 @@ def gaussian_expectation(expr, symbols, *, max_degree: int = 8) -> sp.Expr:
             degree accepted (1..16).
 
     Raises:
-        TypeError: ``symbols`` is not a sequence of sympy Symbols.
+        TypeError: ``symbols`` is not a sequence of sympy Symbols, or ``expr`` is not a sympy expression.
         ValueError: ``expr`` is not a polynomial of degree <= ``max_degree`` in ``symbols``.
     """
     max_degree = integer("max_degree", max_degree, low=1, high=16)
-    syms = list(symbols)
+    try:
+        syms = list(symbols)
+    except TypeError:
+        syms = []
     if not syms or not all(isinstance(s, sp.Symbol) for s in syms):
         raise TypeError(f"symbols must be a non-empty sequence of sympy Symbols, got {symbols!r}")
+    try:
+        term = sp.sympify(expr) if expr is not None else None
+    except (sp.SympifyError, TypeError) as err:
+        raise TypeError(f"expr must be a sympy expression, got {expr!r}") from err
+    if not isinstance(term, sp.Basic):
+        raise TypeError(f"expr must be a sympy expression, got {expr!r} ({type(expr).__name__})")
     zero = {s: 0 for s in syms}
-    term, out, k = sp.sympify(expr), sp.Integer(0), 0
+    out, k = sp.Integer(0), 0
     while term.free_symbols & set(syms):
         if k > max_degree // 2:
             raise ValueError(f"expr is not a polynomial of degree <= {max_degree} in {syms}")
