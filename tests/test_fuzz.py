@@ -610,15 +610,6 @@ NOT_FUZZED = {"f", "pred", "reward"}
 KNOWN: dict[tuple[str, str], str] = {
     ("theory.autoencoder.time_to_learn", "variance"): "documented: a zero-variance mode is never learned (time inf)",
     ("theory.autoencoder.time_to_learn_asymptotic", "variance"): "documented: a zero-variance mode is never learned (time inf)",
-    ("theory.bottleneck_limit.gaussian_expectation", "expr"): "open: unclear",
-    ("theory.bottleneck_limit.gaussian_expectation", "symbols"): "open: unclear",
-    ("theory.lidar.alpha_req", "fit_range"): "open: unclear",
-    ("theory.lidar.alpha_req", "z"): "open: unclear",
-    ("theory.lidar.lda_spectrum", "sb"): "open: unclear",
-    ("theory.lidar.lda_spectrum", "sw"): "open: unclear",
-    ("theory.lidar.lidar", "embeddings"): "open: unclear",
-    ("theory.lidar.lidar_batched", "embeddings"): "open: unclear",
-    ("theory.lidar.scatter_matrices", "embeddings"): "open: silent",
 }
 
 

@@ -225,7 +225,14 @@ def _scatter_one(e: np.ndarray, v: LidarVariant) -> tuple[np.ndarray, np.ndarray
         # numpy sends x.T @ x (one buffer, transposed) to BLAS syrk; numpy's own BLAS, so no second thread pool
         sw = x.T @ x if sw is None else sw.__iadd__(x.T @ x)
     sw /= nw
+    if not (np.all(np.isfinite(sb)) and np.all(np.isfinite(sw))):
+        _scatter_overflow(e)
     return 0.5 * (sb + sb.T), 0.5 * (sw + sw.T)
+
+
+def _scatter_overflow(e: np.ndarray):
+    raise ValueError(f"embeddings are too large: their float64 scatter matrices overflow (max |e| = "
+                     f"{float(np.max(np.abs(e))):.3g}; rescale them)")
 
 
 def scatter_matrices(embeddings, *, delta: float = 0.0, variant: str | LidarVariant = "paper"):
@@ -312,18 +319,19 @@ def lda_spectrum(sb, sw, *, method: Literal["whiten", "generalized", "eig"] = "w
     if not (np.all(np.isfinite(sb)) and np.all(np.isfinite(sw))):
         raise ValueError("sb and sw must be finite")
     if method == "whiten":
-        w = _whitener(sw, clamp=None, where="lda_spectrum")
+        w = _whitener(sw, clamp=None, where="lda_spectrum: sw")
         m = w @ sb @ w
         lam = np.linalg.eigvalsh(0.5 * (m + m.T))
     elif method == "generalized":
-        _whitener(sw, clamp=None, where="lda_spectrum")  # same singularity check
+        _whitener(sw, clamp=None, where="lda_spectrum: sw")  # same singularity check
         lam = scipy.linalg.eigh(sb, sw, eigvals_only=True)
     elif method == "eig":
-        _whitener(sw, clamp=None, where="lda_spectrum")
+        _whitener(sw, clamp=None, where="lda_spectrum: sw")
         lam = np.linalg.eigvals(np.linalg.solve(sw, sb)).real
     else:
         raise ValueError(f"method must be 'whiten', 'generalized' or 'eig', got {method!r}")
-    return _clean_spectrum(lam, where="lda_spectrum")
+    # sw is positive definite here, so a negative eigenvalue means sb is not positive semi-definite
+    return _clean_spectrum(lam, where="lda_spectrum: sb must be positive semi-definite")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +451,8 @@ def _lidar_from_scatter(sb, sw, v: LidarVariant, delta: float, eps: float, where
         if v.delta_lidar:  # spec(M + delta I) = spec(M) + delta
             lam = lam + delta
         if not lam.size or lam[0] <= 0:
-            raise ValueError(f"{where}: Sigma_b is zero (all clean-sample means coincide); LiDAR is undefined")
+            raise ValueError(f"{where}: Sigma_b is zero (all clean-sample means of embeddings coincide, or their spread "
+                             "underflows float64); LiDAR is undefined")
         return LidarResult(entropy_rank(lam, eps=eps, mode=v.entropy), lam)
     w = _whitener(sw, clamp=eps if v.clamp_sw else None, where=where)
     m = w @ sb @ w
@@ -460,7 +469,8 @@ def _lidar_from_scatter(sb, sw, v: LidarVariant, delta: float, eps: float, where
     else:
         lam = _clean_spectrum(np.linalg.eigvalsh(m), where=where)
     if not lam.size or lam[0] <= 0:
-        raise ValueError(f"{where}: Sigma_b is zero (all clean-sample means coincide); LiDAR is undefined")
+        raise ValueError(f"{where}: Sigma_b is zero (all clean-sample means of embeddings coincide, or their spread "
+                             "underflows float64); LiDAR is undefined")
     return LidarResult(entropy_rank(lam, eps=eps, mode=v.entropy), lam)
 
 
@@ -537,6 +547,8 @@ def lidar_batched(embeddings, *, delta: float | None = None, eps: float | None =
     sb = np.matmul(np.swapaxes(cm, 1, 2), cm) / nb
     x = (e - mu_i[:, :, None, :]).reshape(c, n * q, d)
     sw = np.matmul(np.swapaxes(x, 1, 2), x) / nw
+    if not (np.all(np.isfinite(sb)) and np.all(np.isfinite(sw))):
+        _scatter_overflow(e)
     sb = 0.5 * (sb + np.swapaxes(sb, 1, 2))
     sw = 0.5 * (sw + np.swapaxes(sw, 1, 2))
     values = np.empty(c)
@@ -560,7 +572,8 @@ def lidar_batched(embeddings, *, delta: float | None = None, eps: float | None =
         for k in range(c):
             lam = _clean_spectrum(lams[k], where=f"lidar_batched: checkpoint {k}")
             if lam[0] <= 0:
-                raise ValueError(f"lidar_batched: checkpoint {k}: Sigma_b is zero; LiDAR is undefined")
+                raise ValueError(f"lidar_batched: checkpoint {k}: Sigma_b is zero (the clean-sample means of embeddings "
+                                 "coincide, or their spread underflows float64); LiDAR is undefined")
             spectra[k] = lam
             values[k] = entropy_rank(lam, eps=eps, mode=v.entropy)
     else:
@@ -640,16 +653,23 @@ def alpha_req(z, *, fit_range: tuple[int, int] | None = None, spectrum: bool = F
     else:
         if z.ndim != 2 or z.shape[0] < 2:
             raise ValueError(f"z must be (N >= 2, K), got shape {z.shape}")
+        zmax = float(np.max(np.abs(z)))
+        if 0.0 < zmax and not 1e-100 <= zmax <= 1e100:  # alpha and r2 are scale invariant: rescale extreme z
+            z = z / zmax
         x = z - z.mean(axis=0)
         lam = np.linalg.eigvalsh(x.T @ x / (z.shape[0] - 1))[::-1]
     pos = int(np.sum(lam > 1e-12 * max(float(lam[0]) if lam.size else 0.0, np.finfo(float).tiny)))
+    if fit_range is not None and (isinstance(fit_range, (str, bytes)) or not hasattr(fit_range, "__len__")
+                                  or len(fit_range) != 2):
+        raise TypeError(f"fit_range must be a pair (k0, k1) of integers, got {fit_range!r}")
     k0, k1 = (1, 99) if fit_range is None else fit_range
     if not (isinstance(k0, (int, np.integer)) and isinstance(k1, (int, np.integer)) and 1 <= k0 < k1):
         raise ValueError(f"fit_range must be integers 1 <= k0 < k1, got {fit_range!r}")
     k1 = min(int(k1), pos)
     k = np.arange(int(k0), k1 + 1)
     if k.size < 3:
-        raise ValueError(f"alpha_req: need >= 3 positive eigenvalues in fit_range, got {k.size} (positive: {pos})")
+        raise ValueError(f"alpha_req: z has {pos} positive eigenvalues; need >= 3 of them in fit_range "
+                         f"(got {k.size})")
     xk, yk, wk = -np.log(k), np.log(lam[k - 1]), 1.0 / k
     wsum = wk.sum()
     xm, ym = (wk * xk).sum() / wsum, (wk * yk).sum() / wsum
