@@ -604,9 +604,9 @@ def cases(qualname: str) -> list[tuple[str, str, object, str]]:
 # Arguments not fuzzed: callables supplied by the user (their behaviour is the caller's business).
 NOT_FUZZED = {"f", "pred", "reward"}
 
-# (qualname, argument) -> why the failure is known and not fixed yet (tally of 2026-12-01, after the fixes to
-# autoencoder, bottleneck, deeplinear, jepa, kernels, lidar and rft). Remove an
-# entry once it is fixed: ``python tests/test_fuzz.py MODULE`` with THEORYLAB_FUZZ_VERBOSE=1 lists the failures.
+# (qualname, argument) -> why the failure is known and not fixed yet (tally of 2026-12-02: every module clean but for
+# the two documented entries below). Add an entry only with its reason; remove it once it is fixed:
+# ``python tests/test_fuzz.py MODULE`` with THEORYLAB_FUZZ_VERBOSE=1 lists the failures.
 KNOWN: dict[tuple[str, str], str] = {
     ("theory.autoencoder.time_to_learn", "variance"): "documented: a zero-variance mode is never learned (time inf)",
     ("theory.autoencoder.time_to_learn_asymptotic", "variance"): "documented: a zero-variance mode is never learned (time inf)",

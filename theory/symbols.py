@@ -1309,6 +1309,10 @@ def label_independent_mse(f_mean: float, f_var: float, p_plus: float = 0.5) -> f
     r"""Test MSE on :math:`\pm1` labels of a prediction f independent of the label:
     :math:`\mathbb E(f-y)^2=\mathrm{Var}f+(\mathbb Ef)^2-2\,\mathbb Ef\,(2p_+-1)+1`, which is
     :math:`1+\mathbb Ef^2\ge1` for balanced labels (chance level; derived here).
+
+    Raises:
+        TypeError / ValueError: ``|f_mean| > 1e150`` or ``f_var > 1e300`` (the MSE would overflow float64),
+            negative ``f_var``, ``p_plus`` outside [0, 1].
     """
     m = V.real("f_mean", f_mean, low=-1e150, high=1e150)  # f_mean^2 stays finite in float64
     var = V.real("f_var", f_var, low=0.0, high=1e300)
