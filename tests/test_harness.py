@@ -589,3 +589,21 @@ def test_report_html_structure_links_and_proof_documents(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "_markdown_page", lambda *a: calls.append(a) or "")
     write_report(out, scale="quick", seeds=2, progress=False)
     assert not calls and (out / "proofs" / "lidar.html").stat().st_mtime_ns == stamp
+
+
+def test_import_parse_cache_follows_edits(tmp_path):
+    """The fingerprint's import parse is cached per (file, mtime, size) (re-parsing the closure cost ~1 s per unit
+    and seed); an edited file must be parsed again, so the closure follows the new imports. Compared with the
+    imports written into the file."""
+    import os
+
+    from sims.harness import store
+
+    f = tmp_path / "mod.py"
+    f.write_text("import theory.jepa\nimport numpy\n")
+    assert store._imports_of(f, "sims.mod") == {"theory.jepa"}
+    assert store._imports_of(f, "sims.mod") == {"theory.jepa"}  # served from the cache
+    st = f.stat()
+    f.write_text("from theory import lidar\n")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new mtime even on coarse clocks
+    assert store._imports_of(f, "sims.mod") == {"theory", "theory.lidar"}
