@@ -607,3 +607,23 @@ def test_import_parse_cache_follows_edits(tmp_path):
     f.write_text("from theory import lidar\n")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new mtime even on coarse clocks
     assert store._imports_of(f, "sims.mod") == {"theory", "theory.lidar"}
+
+
+def test_dask_workers_get_the_persistent_compile_cache(tmp_path, monkeypatch):
+    """``DaskExecutor`` turns JAX's persistent compilation cache on in every worker process (the CLI's default
+    locally); with ``compile_cache=False`` the workers keep JAX's default (no cache directory). Read back from the
+    worker processes' own JAX configuration, not from this process."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setenv("THEORYLAB_JAX_CACHE", str(tmp_path / "jaxcache"))  # spawned workers inherit the environment
+
+    def cache_dir_on_worker():
+        import jax
+
+        return jax.config.jax_compilation_cache_dir
+
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cl:
+        with make_executor(cl.scheduler_address) as ex:
+            assert set(ex.client.run(cache_dir_on_worker).values()) == {str(tmp_path / "jaxcache")}
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cl:
+        with make_executor(cl.scheduler_address, compile_cache=False) as ex:
+            assert set(ex.client.run(cache_dir_on_worker).values()) == {None}

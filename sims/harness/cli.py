@@ -100,7 +100,7 @@ def _executor(args: argparse.Namespace):
     from .executor import make_executor
 
     try:
-        return make_executor(args.scheduler, args.workers)
+        return make_executor(args.scheduler, args.workers, compile_cache=not getattr(args, "no_compile_cache", False))
     except (ValueError, ImportError) as e:
         raise _UsageError(e) from e
 

@@ -135,12 +135,16 @@ class DaskExecutor(Executor):
     Args:
         scheduler: the scheduler address (``"tcp://host:8786"``), or an existing ``distributed.Client``
             (then it is not closed by :meth:`shutdown`).
+        compile_cache: turn on JAX's persistent compilation cache on every worker, present and future
+            (:func:`~sims.harness.compilation.enable_compile_cache` run there, in the worker's own cache
+            directory: its ``$THEORYLAB_JAX_CACHE`` or home), so a sweep's programs compile once per worker
+            machine rather than once per task and run.
 
     Raises:
         ImportError: if ``distributed`` is not installed. TypeError: for another ``scheduler`` type.
     """
 
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Any, *, compile_cache: bool = True):
         distributed = _import_distributed()
         self._distributed = distributed
         if isinstance(scheduler, distributed.Client):
@@ -150,6 +154,8 @@ class DaskExecutor(Executor):
         else:
             raise TypeError(f"DaskExecutor: scheduler must be an address string or a Client, got {scheduler!r}")
         self.description = f"dask {self.client.scheduler.address}"
+        if compile_cache:
+            self.client.register_worker_callbacks(setup=_enable_worker_compile_cache)
 
     def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
         # pure=False: never deduplicate two submissions (a seed list is cheap to hash, a result is not)
@@ -163,7 +169,14 @@ class DaskExecutor(Executor):
             self.client.close()
 
 
-def make_executor(scheduler: Any = None, workers: int | None = None) -> Executor:
+def _enable_worker_compile_cache() -> None:
+    """Worker setup of :class:`DaskExecutor`: the persistent compilation cache, as the CLI turns it on locally."""
+    from .compilation import enable_compile_cache
+
+    enable_compile_cache()
+
+
+def make_executor(scheduler: Any = None, workers: int | None = None, *, compile_cache: bool = True) -> Executor:
     """The executor for ``--scheduler`` / ``--workers``.
 
     Args:
@@ -171,6 +184,8 @@ def make_executor(scheduler: Any = None, workers: int | None = None) -> Executor
             ``distributed.Client``.
         workers: local threads; ``None`` or 1 runs in-process sequentially. Not allowed with ``scheduler``
             (the cluster decides its workers).
+        compile_cache: for a Dask scheduler, turn on the persistent compilation cache on its workers
+            (local execution shares this process's setting).
 
     Returns:
         :class:`LocalExecutor`, :class:`ThreadExecutor` or :class:`DaskExecutor`.
@@ -184,7 +199,7 @@ def make_executor(scheduler: Any = None, workers: int | None = None) -> Executor
     if scheduler is not None:
         if workers not in (None,):
             raise ValueError(f"make_executor: workers={workers!r} cannot be combined with scheduler={scheduler!r}")
-        return DaskExecutor(scheduler)
+        return DaskExecutor(scheduler, compile_cache=compile_cache)
     if workers is None or workers == 1:
         return LocalExecutor()
     return ThreadExecutor(workers)
