@@ -627,3 +627,22 @@ def test_dask_workers_get_the_persistent_compile_cache(tmp_path, monkeypatch):
     with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cl:
         with make_executor(cl.scheduler_address, compile_cache=False) as ex:
             assert set(ex.client.run(cache_dir_on_worker).values()) == {None}
+
+
+def test_report_in_two_processes_equals_the_sequential_report(tmp_path, toys):
+    """``jobs=2`` runs the experiments in spawned processes: the same claims file (byte for byte: same code, same
+    seeds), the entries in name order, a failing experiment recorded with its traceback. Compared with ``jobs=1``."""
+    one = write_report(tmp_path / "one", scale="quick", seeds=2, progress=False)
+    two = write_report(tmp_path / "two", scale="quick", seeds=2, progress=False, jobs=2)
+    assert [e.name for e in two.entries] == [e.name for e in one.entries] == ["toy", "toyfail"]
+    assert [e.status for e in two.entries] == ["ok", "failed"]
+    assert "toyfail exploded on purpose" in two.entries[1].error
+    assert (tmp_path / "two" / "claims.json").read_text() == (tmp_path / "one" / "claims.json").read_text()
+    assert (tmp_path / "two" / "toy" / "figures" / "toy.png").exists()
+    with pytest.raises(ValueError, match="jobs"):
+        write_report(tmp_path / "x", jobs=0, progress=False)
+    with pytest.raises(TypeError, match="jobs"):
+        write_report(tmp_path / "x", jobs=True, progress=False)
+    with pytest.raises(ValueError, match="executor"):
+        write_report(tmp_path / "x", jobs=2, executor=make_executor(), progress=False)
+    assert main(["report", "--out", str(tmp_path / "x"), "--jobs", "2", "--workers", "2"]) == 2

@@ -6,6 +6,7 @@ Examples::
     python -m sims run jepa --scale quick              # -> runs/jepa-quick/
     python -m sims run jepa --scale paper --seeds 10 --out runs/jepa-paper
     python -m sims report --out report                 # every experiment -> report/index.html
+    python -m sims report --jobs 1                     # one experiment at a time (default: one per core, <= 4)
     python -m sims report --scheduler tcp://host:8786  # sweeps on a Dask cluster
     python -m sims bench --quick
     python -m sims run jepa --scale quick --no-compile-cache   # compile everything afresh
@@ -17,6 +18,7 @@ Compiled JAX programs are kept in a persistent cache (see ``sims.harness.compila
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -70,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run every experiment; write DIR/index.html and DIR/claims.json")
     p.add_argument("--out", metavar="DIR", default="report", help="report directory (default: report)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    p.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="run N experiments at once, each in its own process (default: the number of CPU cores, "
+                        "at most 4; 1 without --scheduler/--workers otherwise)")
     _add_exec_args(p)
 
     p = sub.add_parser("bench", help="run the registered benchmarks and print speed-up ratios")
@@ -151,9 +156,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
         check_out_dir("--out", args.out)
     except ValueError as e:
         raise _UsageError(e) from e
-    with _executor(args) as ex:
-        rep = write_report(args.out, scale=args.scale, seeds=args.seeds, executor=ex, only=args.only,
-                           progress=not args.no_progress, fresh=args.fresh)
+    shared = args.scheduler is not None or args.workers is not None
+    if args.jobs is not None and args.jobs > 1 and shared:
+        raise _UsageError(f"--jobs {args.jobs} runs experiments in their own processes; it cannot be combined with "
+                          "--scheduler or --workers")
+    jobs = args.jobs if args.jobs is not None else (1 if shared else max(1, min(os.cpu_count() or 1, 4)))
+    if jobs > 1:
+        rep = write_report(args.out, scale=args.scale, seeds=args.seeds, only=args.only, progress=not args.no_progress,
+                           fresh=args.fresh, jobs=jobs)
+    else:
+        with _executor(args) as ex:
+            rep = write_report(args.out, scale=args.scale, seeds=args.seeds, executor=ex, only=args.only,
+                               progress=not args.no_progress, fresh=args.fresh)
     from .report import _count_text
 
     for e in rep.entries:

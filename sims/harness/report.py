@@ -111,7 +111,7 @@ class Report:
 
 def write_report(out: str | os.PathLike = "report", *, scale: str = "default", seeds: int | Sequence[int] | None = None,
                  executor: Executor | None = None, only: Sequence[str] | None = None, progress: bool = True,
-                 fresh: bool = False) -> Report:
+                 fresh: bool = False, jobs: int = 1) -> Report:
     """Run every registered experiment (or those in ``only``) into ``out/<name>/`` and write the report.
 
     Args:
@@ -119,15 +119,27 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
         scale, seeds, progress, fresh: passed to :func:`~sims.harness.runner.run_experiment` for each experiment.
         executor: shared by all experiments; default in-process (closed afterwards).
         only: names of the experiments to run.
+        jobs: run this many experiments at once, each in its own (spawned) process. Experiments share nothing but
+            the compilation cache (each has its own run directory and seeds), so the claims are the same as with
+            ``jobs=1``; on a small machine much of an experiment's time is single-threaded (compilation, Python
+            and scipy work), which a second process overlaps. The longest experiments of an earlier run in ``out``
+            (their ``meta.json``) start first. Needs the default executor (``executor=None``).
 
     Returns:
-        :class:`Report`; ``report.ok`` is False if an experiment failed.
+        :class:`Report`; ``report.ok`` is False if an experiment failed. The entries keep the order of the names.
 
     Raises:
-        ValueError: for an unknown ``scale`` or a name in ``only`` that is not registered (before any run).
+        ValueError: for an unknown ``scale``, a name in ``only`` that is not registered, ``jobs`` < 1, or
+            ``jobs`` > 1 with an ``executor`` (before any run). TypeError: ``jobs`` not an int.
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be an int, got {jobs!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+    if jobs > 1 and executor is not None:
+        raise ValueError(f"jobs={jobs} runs experiments in their own processes; it cannot share the executor {executor!r}")
     reg = registry()
     if only:
         unknown = [n for n in only if n not in reg]
@@ -138,6 +150,9 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
         names = sorted(reg)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if jobs > 1 and len(names) > 1:
+        return _write_report_parallel(out, [reg[n] for n in names], scale=scale, seeds=seeds, progress=progress,
+                                      fresh=fresh, jobs=jobs)
     own = executor is None
     executor = make_executor() if own else executor
     entries: list[ReportEntry] = []
@@ -152,18 +167,80 @@ def write_report(out: str | os.PathLike = "report", *, scale: str = "default", s
                 tb = traceback.format_exc()
                 if progress:
                     print(f"experiment {name} FAILED:\n{tb}", flush=True)
-                entries.append(ReportEntry(name, exp.paper, exp.description, "failed", time.perf_counter() - t0,
-                                           out / name, error=tb, intro=exp.intro_paragraphs()))
+                entries.append(_entry(exp, out, ("failed", time.perf_counter() - t0, tb)))
             else:
-                entries.append(ReportEntry(name, exp.paper, exp.description, "ok", rec.seconds, rec.out,
-                                           rec.claims, rec.figures, intro=exp.intro_paragraphs(),
-                                           captions=dict(exp.captions),
-                                           compile_s=(rec.compile or {}).get("compile_s")))
+                entries.append(_entry(exp, out, ("ok", rec)))
             _write_files(out, entries, scale)  # after every experiment: a partial report is still a report
     finally:
         if own:
             executor.shutdown()
     return Report(out, entries)
+
+
+def _entry(exp: Experiment, out: pathlib.Path, outcome: tuple) -> ReportEntry:
+    """The report entry of one experiment from ``("ok", RunRecord)`` or ``("failed", seconds, traceback)``."""
+    if outcome[0] == "ok":
+        rec = outcome[1]
+        return ReportEntry(exp.name, exp.paper, exp.description, "ok", rec.seconds, rec.out, rec.claims, rec.figures,
+                           intro=exp.intro_paragraphs(), captions=dict(exp.captions),
+                           compile_s=(rec.compile or {}).get("compile_s"))
+    return ReportEntry(exp.name, exp.paper, exp.description, "failed", outcome[1], out / exp.name, error=outcome[2],
+                       intro=exp.intro_paragraphs())
+
+
+def _run_in_process(exp: Experiment, out: pathlib.Path, scale: str, seeds, progress: bool, fresh: bool,
+                    cache: str | None) -> tuple:
+    """Body of one process of :func:`_write_report_parallel`: one experiment, its outcome as :func:`_entry` reads it."""
+    from . import runner
+
+    if cache:
+        from .compilation import enable_compile_cache
+
+        enable_compile_cache(cache)
+    runner._BARS[0] = False  # several processes share the terminal: log lines, no progress bars
+    t0 = time.perf_counter()
+    try:
+        rec = run_experiment(exp, scale=scale, seeds=seeds, out=out / exp.name, progress=progress, fresh=fresh)
+    except Exception:  # noqa: BLE001 - recorded in the report, the others still run
+        tb = traceback.format_exc()
+        if progress:
+            print(f"experiment {exp.name} FAILED:\n{tb}", flush=True)
+        return ("failed", time.perf_counter() - t0, tb)
+    return ("ok", rec)
+
+
+def _previous_seconds(run_dir: pathlib.Path) -> float:
+    """Wall seconds of an earlier run in ``run_dir`` (its ``meta.json``), or -1 when there is none."""
+    import json
+
+    try:
+        return float(json.loads((run_dir / "meta.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1.0
+
+
+def _write_report_parallel(out: pathlib.Path, exps: Sequence[Experiment], *, scale: str, seeds, progress: bool,
+                           fresh: bool, jobs: int) -> Report:
+    """:func:`write_report` with ``jobs`` processes (spawned: JAX does not survive a fork)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    import jax
+
+    cache = jax.config.jax_compilation_cache_dir  # the setting of this process travels to the workers
+    order = sorted(range(len(exps)), key=lambda i: -_previous_seconds(out / exps[i].name))  # stable: ties keep names
+    done: dict[int, ReportEntry] = {}
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(exps)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_in_process, exps[i], out, scale, seeds, progress, fresh, cache): i for i in order}
+        for fut in cf.as_completed(futures):
+            i = futures[fut]
+            try:
+                outcome = fut.result()
+            except Exception:  # noqa: BLE001 - a worker that died (killed, out of memory): recorded, others go on
+                outcome = ("failed", float("nan"), traceback.format_exc())
+            done[i] = _entry(exps[i], out, outcome)
+            _write_files(out, [done[k] for k in sorted(done)], scale)
+    return Report(out, [done[k] for k in sorted(done)])
 
 
 def _write_files(out: pathlib.Path, entries: Sequence[ReportEntry], scale: str) -> None:

@@ -70,8 +70,11 @@ def check_seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
     return out
 
 
+_BARS = [True]  # progress bars allowed in this process (off in the report's worker processes)
+
+
 def _interactive() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return _BARS[0] and bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 class Context:
