@@ -843,7 +843,8 @@ class SymbolsExperiment(Experiment):
         pm, vm = pb.mean(1), vb.mean(1)
         nstar = np.array([float(_crossing(cns, pm[i])) for i in range(len(ds))])
         slope = _slope(ds, nstar)
-        ok = bool(np.isfinite(slope) and 0.6 <= slope <= 1.4)
+        # the n/d law predicts slope 1; the paper reports 0.9-1.0 over d = 256..4096: 1 +- 0.1 covers both
+        ok = bool(np.isfinite(slope) and 0.9 <= slope <= 1.1)
         cs = pb.shape[1]
         cscale = (f"d in {ds}, {config.copy_layers} layer(s), {config.copy_steps} Adam steps of 32, n in {cns}, "
                   f"{cs} seed(s)")
@@ -861,7 +862,7 @@ class SymbolsExperiment(Experiment):
                        f"0.9-1.0; read off its figure, {pslope_hi:.2f} over d = 256..4096 but "
                        f"{pslope_lo:.2f} over d = 64..256; the n/d law predicts 1 and leaves the constant free). "
                        f"Scale: {cscale}."),
-            predicted=TS.INVERSE_SCALING_SLOPE, measured=slope, tolerance="slope in [0.6, 1.4]", holds=ok,
+            predicted=TS.INVERSE_SCALING_SLOPE, measured=slope, tolerance="slope in [0.9, 1.1]", holds=ok,
             links={"theory": ["theory.symbols.projected_energy_fraction", "theory.symbols.copy_samples_needed",
                               "theory.symbols.INVERSE_SCALING_SLOPE"], "proof": "symbols.projected_energy",
                    "tests": [f"{TEST_FILE}::test_projected_energy_fraction_matches_mc",
@@ -872,7 +873,11 @@ class SymbolsExperiment(Experiment):
                      "per_seed_nstar": [[float(_crossing(cns, pb[i, s])) for s in range(cs)] for i in range(len(ds))]},
             finding="" if ok else (
                 "fewer than two dimensions crossed 0.5 within the n grid, so no slope" if not np.isfinite(slope) else
-                f"the slope {slope:.2f} is outside [0.6, 1.4] at this scale"),
+                f"the slope {slope:.2f} is outside [0.9, 1.1]: over d = {ds[0]}..{ds[-1]} the sample count needed grows "
+                f"more slowly than d (n*/d falls from {nstar[0] / ds[0]:.1f} to {nstar[-1] / ds[-1]:.1f}). The paper's own "
+                f"curve behaves the same at small d (slope {pslope_lo:.2f} over d = 64..256, {pslope_hi:.2f} over "
+                "256..4096), so the linear law is not reached at the dimensions this scale can train; the paper "
+                "preset (d up to 1024) is the test of it"),
             detail="Test error (argmax over the whole vocabulary) at the record of lowest validation error; n* by "
                    "log-linear interpolation of the seed-mean error; slope by least squares on log n* vs log d."))
         j16 = int(np.argmin(np.abs(np.array(vns) - 16)))
