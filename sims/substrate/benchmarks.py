@@ -57,7 +57,7 @@ def _torch_time(params, x, y, lr, steps):
     with torch.no_grad():
         for lay, w in zip(layers, params):
             lay.weight.copy_(torch.from_numpy(np.asarray(w).T.copy()))
-    xt, yt = torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(y))
+    xt, yt = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y))  # writable copies (JAX arrays are read-only)
     opt = torch.optim.SGD(layers.parameters(), lr=lr)
 
     def run():
@@ -66,7 +66,7 @@ def _torch_time(params, x, y, lr, steps):
             loss = 0.5 * ((layers(xt) - yt) ** 2).sum(dim=-1).mean()
             loss.backward()
             opt.step()
-        return float(loss)
+        return loss.item()  # one host sync per call, as the package's fit returns its losses
 
     return measure(run, repeat=3).median_s
 
