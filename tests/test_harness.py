@@ -646,3 +646,16 @@ def test_report_in_two_processes_equals_the_sequential_report(tmp_path, toys):
     with pytest.raises(ValueError, match="executor"):
         write_report(tmp_path / "x", jobs=2, executor=make_executor(), progress=False)
     assert main(["report", "--out", str(tmp_path / "x"), "--jobs", "2", "--workers", "2"]) == 2
+
+
+def test_report_workers_share_the_blas_threads():
+    """Each of the report's ``jobs`` processes limits BLAS/LAPACK to its share of the cores (multithreaded OpenBLAS
+    spins when every core is busy: numpy ``eigh`` 30x slower). Read back from threadpoolctl in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from sims.harness.report import _share_cores; _share_cores(2); from threadpoolctl import threadpool_info; "
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == str([max(1, (os.cpu_count() or 1) // 2)])
