@@ -650,17 +650,18 @@ def full_flow(
         if np.shape(m) != (d, d):
             raise ValueError(f"{name} must have shape ({d}, {d}), got {np.shape(m)}")
     Lk = len(layers)
-    prefix = [np.eye(d)]  # prefix[a] = W_a ... W_1
-    for W in layers:
-        prefix.append(W @ prefix[-1])
-    wbar = prefix[-1]
-    G = predictor @ wbar @ sigma_xx - (wbar @ sigma_yx if objective == "jepa" else sigma_yx)
-    dV = -G @ wbar.T
-    suffix = predictor  # V W_L ... W_{a+1}
-    dW = [None] * Lk
-    for a in range(Lk - 1, -1, -1):
-        dW[a] = -suffix.T @ G @ prefix[a].T
-        suffix = suffix @ layers[a]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is found below and raised, not warned about
+        prefix = [np.eye(d)]  # prefix[a] = W_a ... W_1
+        for W in layers:
+            prefix.append(W @ prefix[-1])
+        wbar = prefix[-1]
+        G = predictor @ wbar @ sigma_xx - (wbar @ sigma_yx if objective == "jepa" else sigma_yx)
+        dV = -G @ wbar.T
+        suffix = predictor  # V W_L ... W_{a+1}
+        dW = [None] * Lk
+        for a in range(Lk - 1, -1, -1):
+            dW[a] = -suffix.T @ G @ prefix[a].T
+            suffix = suffix @ layers[a]
     if not (np.all(np.isfinite(dV)) and all(np.all(np.isfinite(x)) for x in dW)):
         raise ValueError("full_flow: the flow overflows float64 at this state (layers/predictor/sigma entries too large)")
     return dW, dV
