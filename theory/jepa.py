@@ -952,6 +952,7 @@ def mode_trajectories(objective: Objective, depth: int, lam, rho, eps, ts, *, ti
     tg, _ = t_of(zg.ravel(), mode_idx)
     tg = tg.reshape(n, J)
     tg[:, 0] = 0.0
+    tg[at] = 0.0  # a mode started at its fixed point stays there: its table is not used
     if not np.all(np.isfinite(tg)):
         i = int(np.argmax(~np.all(np.isfinite(tg), axis=1)))
         raise ArithmeticError(f"mode_trajectories: non-finite t(u) table for {objective}, L={d}, mode {i} "
