@@ -649,7 +649,7 @@ def _horizon(obj, L, lam, rho, eps):
     return 2.0 * max(ts)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(obj=objectives, L=st.integers(1, 5), lam=st.lists(traj_lams, min_size=4, max_size=4),
        rho=st.lists(st.floats(0.5, 1.2), min_size=4, max_size=4), log_eps=st.floats(-2.0, np.log10(0.04)))
 def test_closed_form_trajectories_equal_the_diffrax_batch(obj, L, lam, rho, log_eps):
@@ -670,7 +670,7 @@ def test_closed_form_trajectories_equal_the_diffrax_batch(obj, L, lam, rho, log_
     np.testing.assert_allclose(cf, ode, rtol=1e-5, atol=0)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(obj=objectives, L=st.integers(1, 5), lam=traj_lams, rho=traj_rhos, log_eps=traj_eps)
 def test_closed_form_trajectories_equal_radau(obj, L, lam, rho, log_eps):
     eps = 10.0**log_eps
