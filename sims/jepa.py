@@ -6,8 +6,9 @@ Features (``lam``, ``rho``), each learned by its own deep linear network:
 * (b) greedy in rho: ``lam = 1``, ``rho in {0.5, 0.7, 0.9, 1.2}``;
 * (c) order inversion: A = (1, 0.5) (noisy, high covariance, low influence) against B = (0.7, 1.2).
 
-**Theory.** Per-mode ODE curves from :mod:`theory.jepa` integrated in one diffrax batch
-(:func:`sims.substrate.ode.solve_batch`), hitting times from :func:`theory.jepa.time_to_learn`; a theory-only
+**Theory.** Per-mode ODE curves from :mod:`theory.jepa` in closed form (:func:`theory.jepa.mode_trajectories`
+through :func:`sims.substrate.ode.jepa_mode_trajectories`; the diffrax batch is its tested cross-check), hitting
+times from :func:`theory.jepa.time_to_learn`; a theory-only
 sweep (per-mode ODE integration against the closed forms) of the critical depth against eps and of
 the rho-spread against depth at eps = 1e-3.
 
@@ -410,7 +411,7 @@ class JepaExperiment(Experiment):
             modes = np.stack([np.asarray(r["modes"]) for r in per_seed])  # (S, R, d)
             obj, L = unit["objective"], unit["depth"]
             # population (lam, rho), and the ODE of each seed's own sample (full-batch descent on a sample
-            # is gradient flow on its moments), in one diffrax batch
+            # is gradient flow on its moments), in one vectorised closed-form call
             hat = [(float(a), float(b)) for r in per_seed for a, b in zip(r["lam_hat"], r["rho_hat"])]
             both = theory_modes(obj, L, list(FEATURES) + hat, config.eps, t)
             theory = both[: len(FEATURES)].T  # (R, F)
