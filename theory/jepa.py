@@ -765,7 +765,8 @@ def hitting_antiderivative(objective: Objective, depth: int) -> sp.Expr:
     r"""An antiderivative :math:`G(u)` of the hitting integrand :math:`g` of :func:`hitting_integrand`, real on
     :math:`(0,1)` and :math:`(1,\infty)`: :math:`dG/du = g`, so :math:`t(u) = C\,(G(u) - G(u_0))`.
 
-    Derived here from the model (sympy), not quoted from the paper. :math:`g = P/(u^a R)` with :math:`R(0)\neq0`
+    Derived here from the model (sympy; the per-mode ODEs (7)/(8) of Littwin et al. 2024), not quoted from the paper.
+    :math:`g = P/(u^a R)` with :math:`R(0)\neq0`
     (JEPA: :math:`g = 1/(u^{2L}(1-u))`; MAE: :math:`g = 1/(u^L(1-u^{L+1}))`). The Laurent principal part of
     :math:`g` at 0 is integrated term by term (powers of :math:`u` and :math:`\ln u`); the rest :math:`P_r/R` has
     simple poles at the exact roots :math:`r` of :math:`R` (``sympy.roots``; for MAE the :math:`(L+1)`-th roots
@@ -959,7 +960,10 @@ def mode_trajectories(objective: Objective, depth: int, lam, rho, eps, ts, *, ti
                               f"(lam={lam_a[i]!r}, rho={rho_a[i]!r}, eps={eps!r})")
     tg = np.maximum.accumulate(tg, axis=1)  # t is increasing in z; rounding near z0 cannot reorder the bracket
     target = np.broadcast_to(t_a[None, :], (n, T))
-    k = (tg[:, None, :] <= target[:, :, None]).sum(axis=2) - 1  # (n, T): bracket [zg[k], zg[k+1]]
+    k = np.empty((n, T), dtype=np.int64)  # bracket [zg[k], zg[k+1]]; modes in chunks: memory (chunk, T, J) <= 16 MB
+    step = max(1, (1 << 24) // max(1, T * J))
+    for a in range(0, n, step):
+        k[a:a + step] = (tg[a:a + step, None, :] <= target[a:a + step, :, None]).sum(axis=2) - 1
     u = np.broadcast_to(u0[:, None], (n, T)).copy()
     past = (k >= J - 1) | at[:, None]
     active = ~past & (target > 0)
