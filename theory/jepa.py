@@ -809,7 +809,7 @@ def hitting_antiderivative(objective: Objective, depth: int) -> sp.Expr:
         re_c, im_c = sp.simplify(sp.re(c)), sp.simplify(sp.im(c))
         if im_r == 0:
             G += c * sp.log(sp.Abs(u - r)) if r != 1 else c * sp.log(sp.Abs(1 - u))
-        elif im_r.is_positive:  # the pair r, conj(r) once (conj(r) is skipped below)
+        elif im_r.is_positive:  # the pair r, conj(r) once: the member with Im < 0 adds nothing
             G += re_c * sp.log((u - re_r) ** 2 + im_r**2) - 2 * im_c * sp.atan((u - re_r) / im_r)
     return G
 
@@ -917,7 +917,7 @@ def mode_trajectories(objective: Objective, depth: int, lam, rho, eps, ts, *, ti
         Cv = np.broadcast_to(np.asarray(f_C(lam_a, rho_a), dtype=float), rho_a.shape) * factor
         u0 = eps_f ** (1.0 / d) / s_star
         om0 = np.abs(s_star - eps_f ** (1.0 / d)) / s_star
-        above = u0 > 1.0
+        above = eps_f ** (1.0 / d) > s_star  # from the unrounded comparison (u0 itself may round to 1)
         at = om0 == 0.0
         G0 = f_G(u0, np.where(at, 1.0, om0))
     for name, val, zero_ok in (("rho (fixed point s*)", s_star, False), ("lam, rho (time constant C)", Cv, False),
