@@ -695,9 +695,12 @@ def test_trajectory_at_the_hitting_time_is_p_times_the_plateau(obj, L, lam, rho,
     t_star = J.time_to_learn(obj, L, lam, rho, eps, p)
     w = J.mode_trajectories(obj, L, [lam], [rho], eps, [0.0, t_star])[0]
     assert w[0] == eps
-    # time_to_learn is exact to ~1e-12 relative; a time error dt moves w by (dw/dt) dt, at most ~(2L) dt/t relative
-    # in the rise: 1e-10
-    assert abs(w[1] / (p * wstar) - 1.0) < 1e-10
+    # time_to_learn is exact to ~1e-12 relative (documented); a relative time error dt/t moves w by kappa dt/t with
+    # the condition number kappa = t wdot / w of t -> w, up to ~3e6 in the steep rise of deep JEPA modes (L = 8,
+    # eps = 1e-3, rho = 1.7, found by hypothesis; there the closed form is within 6e-10 = kappa * 2e-16 of a 40-digit
+    # inversion at the same float t): 1e-12 kappa
+    kappa = t_star * J.mode_rhs(obj, L)(p * wstar, lam, rho) / (p * wstar)
+    assert abs(w[1] / (p * wstar) - 1.0) < 1e-12 * max(1.0, kappa)
 
 
 @pytest.mark.parametrize("obj", J.OBJECTIVES)
