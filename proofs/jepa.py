@@ -240,6 +240,41 @@ def _any_depth_steps() -> list[Step]:
     return steps
 
 
+def _trajectory_steps() -> list[Step]:
+    """The antiderivative behind :func:`theory.jepa.mode_trajectories`: dG/du = g on both sides of the fixed point
+    (depths 1-5, those the experiments integrate), and a numeric quadrature check of t = C (G(u1) - G(u0))."""
+    steps = []
+    for obj in J.OBJECTIVES:
+        for k in range(1, 6):
+            G = J.hitting_antiderivative(obj, k)
+            _, g = J.hitting_integrand(obj, k)
+            steps.append(Step(
+                f"{obj}: d/du of the antiderivative G = g on (0, 1), L={k}",
+                sp.diff(G.subs(sp.Abs(1 - J.u), 1 - J.u), J.u), g, domain={J.u: (0.05, 0.95)},
+                why="G integrates the Laurent principal part of g at 0 term by term and the rest by residues at the "
+                    "exact roots of its denominator (log|u - r|, and for a conjugate pair Re c ln|u - r|^2 - "
+                    "2 Im c atan((u - Re r)/Im r)); |1 - u| = 1 - u below the fixed point.",
+            ))
+        G = J.hitting_antiderivative(obj, 3)
+        _, g = J.hitting_integrand(obj, 3)
+        steps.append(Step(
+            f"{obj}: d/du of G = g on (1, oo) (a mode started above its plateau), L=3",
+            sp.diff(G.subs(sp.Abs(1 - J.u), J.u - 1), J.u), g, domain={J.u: (1.05, 4.0)},
+            why="The same G with |1 - u| = u - 1: real and an antiderivative on both sides of the pole at u = 1.",
+        ))
+        C, g = J.hitting_integrand(obj, 3)
+        G = J.hitting_antiderivative(obj, 3)
+        u0, u1 = sp.Rational(1, 5), sp.Rational(9, 10)
+        steps.append(Step(
+            f"{obj}: numeric spot check t = C int_u0^u1 g du = C (G(u1) - G(u0)), L=3, u0=1/5, u1=9/10",
+            C * sp.Integral(g, (J.u, u0, u1)), C * (G.subs(J.u, u1) - G.subs(J.u, u0)),
+            domain={J.lam: (0.2, 3), J.rho: (0.2, 3)}, exact=False,
+            why="The hitting time by numerical quadrature of the integrand equals the closed-form difference that "
+                "mode_trajectories inverts.",
+        ))
+    return steps
+
+
 def _temporal_steps() -> list[Step]:
     gamma, var, s_yx, rho_e, q_star = J._temporal_moments()
     return [Step(
@@ -261,5 +296,7 @@ def proofs() -> list[Proof]:
         Proof(paper, "JEPA hitting time: the antiderivative (Thm 4.4, Lemma B.6)", _antiderivative_steps()),
         Proof(paper, "Critical-time asymptotics (Thm 4.5) and rho-dependence", _critical_time_steps() + [_time_scale_step()]),
         Proof(paper, "Hitting time at any depth: the symbolic-depth integrand in log space", _any_depth_steps()),
+        Proof(paper, "Mode trajectories in closed form: the antiderivative of dt = C g(u) du (derived here)",
+              _trajectory_steps()),
         Proof(paper, "Temporal data model: lambda = gamma v, rho = gamma (derived here)", _temporal_steps()),
     ]

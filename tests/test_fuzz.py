@@ -187,6 +187,8 @@ BASELINES: dict[str, object] = {
     # jepa
     "theory.jepa.full_flow": _jepa_flow,
     "theory.jepa.full_flow_rhs": lambda: dict(objective="jepa", d=2, depth=2, sigma_xx=np.eye(2), sigma_yx=np.diag([1.0, 0.5])),
+    "theory.jepa.mode_trajectories": lambda: dict(objective="jepa", depth=2, lam=[1.0, 0.5], rho=[2.0, 1.0], eps=0.01,
+                                                  ts=[0.0, 1.0, 10.0]),
     "theory.jepa.learning_order": lambda: dict(objective="jepa", depth=2, features=[(1.0, 0.5), (0.7, 1.2)], eps=0.02),
     "theory.jepa.learning_times": lambda: dict(objective="jepa", depth=2, features=[(1.0, 0.5), (0.7, 1.2)], eps=0.02),
     "theory.jepa.pack": lambda: dict(layers=[np.eye(2)] * 2, predictor=np.eye(2)),

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import scipy.integrate
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -629,3 +630,198 @@ def test_random_init_is_small_unaligned_and_unbalanced():
     W1, W2 = inits["W"][0][0], inits["W"][1][0]
     assert float(jnp.linalg.norm(W2.T @ W2 - W1 @ W1.T)) > 0.1 * c**2
     assert float(jnp.linalg.norm(wbar[0] - jnp.diag(jnp.diagonal(wbar[0])))) > 0.1 * c**L
+
+
+# --------------------------------------------------------------------------- closed-form trajectories (issue 16)
+# ranges the experiments use: features lam in [0.3, 2], rho in [0.25, 1.7], eps from 1e-3 to 0.04, depths 1-5
+traj_lams = st.floats(0.3, 2.0)
+traj_rhos = st.floats(0.5, 1.7)
+traj_eps = st.floats(-3.0, np.log10(0.04))
+
+
+def _horizon(obj, L, lam, rho, eps):
+    """A horizon that covers the rise and the relaxation of every mode: twice the time to 99% of the plateau from
+    below the plateau (a mode started above it relaxes on the same time constant)."""
+    ts = []
+    for a, b in zip(lam, rho):
+        wstar = float(J.fixed_point(obj, L).subs(J.rho, b))
+        ts.append(J.time_to_learn(obj, L, a, b, min(eps, 0.25 * wstar), 0.99))
+    return 2.0 * max(ts)
+
+
+@settings(max_examples=8, deadline=None)
+@given(obj=objectives, L=st.integers(1, 5), lam=st.lists(traj_lams, min_size=4, max_size=4),
+       rho=st.lists(st.floats(0.5, 1.2), min_size=4, max_size=4), log_eps=st.floats(-2.0, np.log10(0.04)))
+def test_closed_form_trajectories_equal_the_diffrax_batch(obj, L, lam, rho, log_eps):
+    from sims.substrate.ode import jepa_mode_trajectories
+
+    # the experiments' trajectory ranges: eps from 1e-2 (they start at 0.01-0.02), rho up to 1.2 (their features).
+    # Wider, the explicit diffrax solver runs out of steps (max_steps 1e5) on a stiff mode over the long horizon of a
+    # slow one (hypothesis found lam = (2, 1, 1, 1), rho = (1.5, 1, 1, 1), L = 3, eps = 1e-3 and rho = 1.625, L = 5,
+    # eps = 1e-2): one reason for the closed form. Radau below covers the wider ranges.
+    eps = 10.0**log_eps
+    ts = np.linspace(0.0, _horizon(obj, L, lam, rho, eps), 30)
+    feats = list(zip(lam, rho))
+    cf = jepa_mode_trajectories(obj, L, feats, eps, ts)
+    ode = jepa_mode_trajectories(obj, L, feats, eps, ts, method="ode")
+    assert cf.shape == ode.shape == (4, 30)
+    # diffrax (Tsit5, rtol 1e-9) accumulates a global relative error of up to a few 1e-6 in the fast rise (measured:
+    # 1.1e-6 on 256 random modes at depths 1-5, 5.4e-6 on the bench's 4096 modes at L = 3 with rho up to 2; on those
+    # worst modes the closed form agrees with Radau at rtol 1e-12 to 5e-12): 1e-5
+    np.testing.assert_allclose(cf, ode, rtol=1e-5, atol=0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(obj=objectives, L=st.integers(1, 5), lam=traj_lams, rho=traj_rhos, log_eps=traj_eps)
+def test_closed_form_trajectories_equal_radau(obj, L, lam, rho, log_eps):
+    eps = 10.0**log_eps
+    ts = np.linspace(0.0, _horizon(obj, L, [lam], [rho], eps), 25)
+    w = J.mode_trajectories(obj, L, lam, rho, eps, ts)[0]
+    f = J.mode_rhs(obj, L)
+    ref = scipy.integrate.solve_ivp(lambda t, y: f(y, lam, rho), (0.0, ts[-1]), [eps], t_eval=ts, method="Radau",
+                                    rtol=1e-12, atol=1e-20).y[0]
+    # Radau's local error 1e-12 is amplified in the rise (the hitting time is sensitive to the start): its global
+    # relative error measured up to 4e-11; 1e-8 leaves room and is still 3 orders below the diffrax check
+    np.testing.assert_allclose(w, ref, rtol=1e-8, atol=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(obj=objectives, L=st.integers(1, 8), lam=traj_lams, rho=traj_rhos, log_eps=traj_eps, p=st.floats(0.1, 0.95))
+def test_trajectory_at_the_hitting_time_is_p_times_the_plateau(obj, L, lam, rho, log_eps, p):
+    eps = 10.0**log_eps
+    wstar = float(J.fixed_point(obj, L).subs(J.rho, rho))
+    if not eps < p * wstar:
+        return  # no hitting time: the start lies above the threshold
+    t_star = J.time_to_learn(obj, L, lam, rho, eps, p)
+    w = J.mode_trajectories(obj, L, [lam], [rho], eps, [0.0, t_star])[0]
+    assert w[0] == eps
+    # time_to_learn is exact to ~1e-12 relative (documented); a relative time error dt/t moves w by kappa dt/t with
+    # the condition number kappa = t wdot / w of t -> w, up to ~3e6 in the steep rise of deep JEPA modes (L = 8,
+    # eps = 1e-3, rho = 1.7, found by hypothesis; there the closed form is within 6e-10 = kappa * 2e-16 of a 40-digit
+    # inversion at the same float t): 1e-12 kappa
+    kappa = t_star * J.mode_rhs(obj, L)(p * wstar, lam, rho) / (p * wstar)
+    assert abs(w[1] / (p * wstar) - 1.0) < 1e-12 * max(1.0, kappa)
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+@pytest.mark.parametrize("L", [1, 3])
+def test_closed_form_trajectories_equal_a_40_digit_inversion(obj, L):
+    """The documented accuracy (a few ulp): against the same t(u) inverted in 40-digit mpmath arithmetic."""
+    import mpmath as mp
+
+    lam, rho, eps = 0.7, 1.3, 1e-4
+    ts = np.array([1e-9, 1e-3, 1.0, 1e2, 1e3, 1e4, 1e6])
+    w = J.mode_trajectories(obj, L, lam, rho, eps, ts)[0]
+    C, g = J.hitting_integrand(obj, L)
+    G = J.hitting_antiderivative(obj, L).subs(sp.Abs(1 - J.u), 1 - J.u)
+    with mp.workdps(40):
+        Gm, gm = sp.lambdify(J.u, G, "mpmath"), sp.lambdify(J.u, g, "mpmath")
+        ss = mp.mpf(sp.N(J._layer_fixed_point(obj, L).subs(J.rho, sp.Rational(13, 10)), 50))
+        c = mp.mpf(sp.N(C.subs({J.lam: sp.Rational(7, 10), J.rho: sp.Rational(13, 10)}), 50))
+        u0 = mp.mpf(eps) ** (mp.mpf(1) / L) / ss
+        for t, wv in zip(ts, w):
+            uf = mp.mpf(wv) ** (mp.mpf(1) / L) / ss
+            if uf >= 1:  # returned the plateau: right when 1 - u < 2^-53 there, i.e. t(z = 37) <= t
+                u37 = 1 / (1 + mp.exp(-37))
+                assert c * (Gm(u37) - Gm(u0)) <= t, (t, wv)
+                continue
+            z = mp.log(uf) - mp.log(1 - uf)
+            for _ in range(50):  # Newton in z = logit(u) from the float answer
+                uu = 1 / (1 + mp.exp(-z))
+                step = (c * (Gm(uu) - Gm(u0)) - t) / (c * gm(uu) * uu * (1 - uu))
+                z -= step
+                if abs(step) < mp.mpf(10) ** -35 * (1 + abs(z)):
+                    break
+            ref = (ss / (1 + mp.exp(-z))) ** L
+            # the inversion works in z: a few ulp of z (|z| up to ~15 here) and L powers: 2e-14
+            assert abs(float((mp.mpf(wv) - ref) / ref)) < 2e-14, (t, wv, ref)
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+@pytest.mark.parametrize("L", [1, 4])
+def test_closed_form_early_slope_and_late_plateau(obj, L):
+    lam, rho, eps = 1.0, 0.9, 1e-3
+    f = J.mode_rhs(obj, L)
+    wstar = float(J.fixed_point(obj, L).subs(J.rho, rho))
+    t = 1e-7 * eps / f(eps, lam, rho)  # an increment of 1e-7 eps
+    w = J.mode_trajectories(obj, L, lam, rho, eps, [0.0, t, 1e12])[0]
+    # the near-start difference form: w(t) - eps = t f(eps) (1 + O(t f'(eps))) with t f'(eps) ~ 3e-7; float rounding
+    # of w leaves ~1e-9 of the increment
+    assert abs((w[1] - eps) / (t * f(eps, lam, rho)) - 1.0) < 1e-5
+    assert w[0] == eps and w[2] == pytest.approx(wstar, rel=1e-15)  # u rounds to 1 long before t = 1e12
+
+
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+def test_closed_form_above_and_at_the_plateau(obj):
+    L, lam, rho = 3, 1.0, 0.8
+    wstar = float(J.fixed_point(obj, L).subs(J.rho, rho))
+    ts = np.linspace(0.0, 50.0, 11)
+    w = J.mode_trajectories(obj, L, lam, rho, 2.0 * wstar, ts)[0]
+    f = J.mode_rhs(obj, L)
+    ref = scipy.integrate.solve_ivp(lambda t, y: f(y, lam, rho), (0.0, 50.0), [2.0 * wstar], t_eval=ts, method="Radau",
+                                    rtol=1e-12, atol=1e-20).y[0]
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=0)  # decay: no amplification, Radau's tolerance + margin
+    assert np.all(np.diff(w) <= 0) and np.all(w >= wstar)  # decays monotonically onto the plateau (MAE reaches it)
+    for start in (np.nextafter(wstar, 0.0), wstar, np.nextafter(wstar, 1.0)):  # at the plateau, and one ulp off
+        w_at = J.mode_trajectories(obj, L, lam, rho, start, ts)[0]
+        np.testing.assert_allclose(w_at, wstar, rtol=1e-14)  # a few ulp: (s* u)^L rounding
+
+
+def test_closed_form_time_scale_and_shapes():
+    lam, rho = np.array([0.5, 1.0, 2.0]), np.array([0.9, 1.1, 1.3])
+    ts = np.array([0.0, 5.0, 50.0, 500.0])
+    a = J.mode_trajectories("jepa", 3, lam, rho, 0.01, ts, time_scale="L")
+    b = J.mode_trajectories("jepa", 3, lam, rho, 0.01, ts / 3)
+    assert a.shape == (3, 4)
+    np.testing.assert_allclose(a, b, rtol=1e-14)  # every time is multiplied by L, nothing else changes
+    # ts in any order: the same values, permuted
+    np.testing.assert_array_equal(J.mode_trajectories("jepa", 3, lam, rho, 0.01, ts[::-1]),
+                                  J.mode_trajectories("jepa", 3, lam, rho, 0.01, ts)[:, ::-1])
+
+
+@pytest.mark.parametrize("L", [6, 7, 8])
+@pytest.mark.parametrize("obj", J.OBJECTIVES)
+def test_antiderivative_past_the_proved_depths(obj, L):
+    """Depths 6-8 (MAE's degree-6 cyclotomic factors): dG/du = g at sample points in 30-digit arithmetic, both sides
+    of the plateau (the proof checks depths 1-5 symbolically)."""
+    G = J.hitting_antiderivative(obj, L)
+    _, g = J.hitting_integrand(obj, L)
+    dG = sp.diff(G, J.u)
+    for x in (sp.Rational(1, 7), sp.Rational(1, 2), sp.Rational(9, 10), sp.Rational(13, 10), sp.Integer(3)):
+        lhs, rhs = sp.N(dG.subs(J.u, x), 30), sp.N(g.subs(J.u, x), 30)
+        assert abs(lhs - rhs) <= 1e-25 * abs(rhs)
+    assert not G.has(sp.I) and not G.has(sp.RootSum)
+
+
+@pytest.mark.parametrize("kwargs,exc,name", [
+    (dict(depth=9), ValueError, "depth"), (dict(depth=0), ValueError, "depth"), (dict(depth=2.0), TypeError, "depth"),
+    (dict(objective="byol"), ValueError, "objective"), (dict(lam=[1.0, -1.0]), ValueError, "lam"),
+    (dict(lam="1"), TypeError, "lam"), (dict(rho=[1.0, 0.0]), ValueError, "rho"), (dict(rho=[1.0]), ValueError, "rho"),
+    (dict(rho=[1.0, float("nan")]), ValueError, "rho"), (dict(eps=0.0), ValueError, "eps"),
+    (dict(eps=float("inf")), ValueError, "eps"), (dict(eps=1e-3 + 0j), TypeError, "eps"),
+    (dict(ts=[0.0, -1.0]), ValueError, "ts"), (dict(ts=[[0.0, 1.0]]), ValueError, "ts"),
+    (dict(ts=[0.0, float("nan")]), ValueError, "ts"), (dict(time_scale=3), ValueError, "time_scale"),
+    (dict(rho=[1.0, 1e-200]), ValueError, "rho"), (dict(eps=1e-300, depth=8), ValueError, "eps"),
+])
+def test_closed_form_bad_input_names_the_parameter(kwargs, exc, name):
+    args = dict(objective="jepa", depth=2, lam=[1.0, 2.0], rho=[1.0, 1.5], eps=1e-3, ts=[0.0, 1.0, 10.0])
+    args.update(kwargs)
+    with pytest.raises(exc, match=name):
+        J.mode_trajectories(**args)
+
+
+def test_jepa_mode_trajectories_method_and_fallback():
+    from sims.substrate.ode import jepa_mode_trajectories
+
+    with pytest.raises(ValueError, match="method"):
+        jepa_mode_trajectories("jepa", 2, [(1.0, 1.0)], 1e-2, np.linspace(0, 1, 3), method="rk4")
+    with pytest.raises(ValueError, match="t_eval"):
+        jepa_mode_trajectories("jepa", 2, [(1.0, 1.0)], 1e-2, np.array([0.0, 2.0, 1.0]))
+    # the grid need not start at 0: every mode starts at eps at ts[0], as in the ODE path
+    ts = np.linspace(10.0, 60.0, 6)
+    a = jepa_mode_trajectories("mae", 2, [(1.0, 1.2)], 1e-2, ts)
+    np.testing.assert_allclose(a, J.mode_trajectories("mae", 2, 1.0, 1.2, 1e-2, ts - 10.0), rtol=0, atol=0)
+    # past SYMBOLIC_DEPTH the default path is the diffrax batch itself
+    deep = jepa_mode_trajectories("jepa", J.SYMBOLIC_DEPTH + 2, [(1.0, 1.1)], 0.5, ts)
+    np.testing.assert_array_equal(deep, jepa_mode_trajectories("jepa", J.SYMBOLIC_DEPTH + 2, [(1.0, 1.1)], 0.5, ts,
+                                                               method="ode"))

@@ -61,6 +61,7 @@ __all__ = [
     "fixed_point",
     "full_flow",
     "full_flow_rhs",
+    "hitting_antiderivative",
     "hitting_integrand",
     "hitting_time_quadrature",
     "MAX_DEPTH",
@@ -71,6 +72,7 @@ __all__ = [
     "learning_order",
     "learning_times",
     "mode_rhs",
+    "mode_trajectories",
     "model",
     "p",
     "pack",
@@ -746,3 +748,284 @@ def temporal_features(gamma, variance) -> tuple[float, float]:
     v_f = V.real("variance", variance, low=0.0, low_open=True)
     g_s, v_s, s_yx, rho_e, _ = _temporal_moments()
     return float(s_yx.subs({g_s: g_f, v_s: v_f})), float(rho_e.subs({g_s: g_f, v_s: v_f}))
+
+
+# ----------------------------------------------------------------------------- trajectories (closed form)
+#: Largest ``z`` of the inversion coordinate (``z = ln|u/(1-u)|``): past it ``1 - u`` is below 1e-16 relative, so
+#: ``u`` rounds to 1 in float64 and the mode equals its fixed point to the last bit.
+_Z_MAX = 40.0
+#: Gauss-Legendre nodes and weights on [0, 1] for the near-start difference form (see :func:`mode_trajectories`).
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+_GL_NODES, _GL_WEIGHTS = 0.5 * (_GL_NODES + 1.0), 0.5 * _GL_WEIGHTS
+#: the near-start region: ``|u - u0| <= _NEAR * min(u0, |1 - u0|)`` (every pole of g is >= 5 widths away there)
+_NEAR = 0.2
+#: a few float64 roundings: the residual level below which the root find stops
+_ROUNDING = 8.0 * np.finfo(float).eps
+
+
+@V.cached
+def hitting_antiderivative(objective: Objective, depth: int) -> sp.Expr:
+    r"""An antiderivative :math:`G(u)` of the hitting integrand :math:`g` of :func:`hitting_integrand`, real on
+    :math:`(0,1)` and :math:`(1,\infty)`: :math:`dG/du = g`, so :math:`t(u) = C\,(G(u) - G(u_0))`.
+
+    Derived here from the model (sympy; the per-mode ODEs (7)/(8) of Littwin et al. 2024), not quoted from the paper.
+    :math:`g = P/(u^a R)` with :math:`R(0)\neq0`
+    (JEPA: :math:`g = 1/(u^{2L}(1-u))`; MAE: :math:`g = 1/(u^L(1-u^{L+1}))`). The Laurent principal part of
+    :math:`g` at 0 is integrated term by term (powers of :math:`u` and :math:`\ln u`); the rest :math:`P_r/R` has
+    simple poles at the exact roots :math:`r` of :math:`R` (``sympy.roots``; for MAE the :math:`(L+1)`-th roots
+    of unity) with residues :math:`c_r = P_r(r)/R'(r)`. A real root gives
+    :math:`c_r\ln|u-r|`; a conjugate pair :math:`r = \alpha \pm i\beta` (:math:`\beta > 0`, residues
+    :math:`c, \bar c`) gives :math:`2\,\mathrm{Re}[c\ln(u-r)]` up to a constant,
+    :math:`\mathrm{Re}\,c\,\ln((u-\alpha)^2+\beta^2) - 2\,\mathrm{Im}\,c\,\arctan((u-\alpha)/\beta)`, real and
+    smooth on the whole real line. (``sympy.integrate`` of the partial fractions leaves a ``RootSum`` for the
+    degree-6 cyclotomic factors of MAE at depths 6 and 8; the residue form does not.)
+    The pole at :math:`u = 1` appears as :math:`c_1\ln|1-u|` (``log(Abs(1 - u))``).
+
+    Args:
+        objective: ``"jepa"`` or ``"mae"``.
+        depth: int in ``1..SYMBOLIC_DEPTH``.
+
+    Returns:
+        sympy expression in :data:`u`.
+
+    Raises:
+        ValueError: unknown objective, depth outside ``1..SYMBOLIC_DEPTH``.
+        RuntimeError: if the derivation meets a repeated or missing root (not expected for either objective).
+    """
+    _check_objective(objective)
+    d = _check_depth(depth, high=SYMBOLIC_DEPTH)
+    _, g = hitting_integrand(objective, d)
+    principal = sp.expand(sp.series(g, u, 0, 0).removeO())
+    regular = sp.cancel(sp.together(g - principal))
+    num, den = sp.fraction(regular)
+    P, R = sp.Poly(num, u), sp.Poly(den, u)
+    if P.degree() >= R.degree():
+        raise RuntimeError(f"{objective}, depth {d}: the regular part {regular} is not a proper fraction")
+    roots = sp.roots(R)
+    if sum(roots.values()) != R.degree() or any(m != 1 for m in roots.values()):
+        raise RuntimeError(f"{objective}, depth {d}: expected simple roots of {R.as_expr()}, sympy found {roots}")
+    dR = R.diff(u)
+    G = sp.integrate(principal, u)
+    for r in roots:
+        re_r, im_r = (sp.nsimplify(sp.simplify(x)) for x in (sp.re(r), sp.im(r)))
+        c = sp.simplify(P.as_expr().subs(u, r) / dR.as_expr().subs(u, r))
+        re_c, im_c = sp.simplify(sp.re(c)), sp.simplify(sp.im(c))
+        if im_r == 0:
+            G += c * sp.log(sp.Abs(u - r)) if r != 1 else c * sp.log(sp.Abs(1 - u))
+        elif im_r.is_positive:  # the pair r, conj(r) once: the member with Im < 0 adds nothing
+            G += re_c * sp.log((u - re_r) ** 2 + im_r**2) - 2 * im_c * sp.atan((u - re_r) / im_r)
+    return G
+
+
+@functools.cache
+def _trajectory_parts(objective: str, depth: int):
+    """Numeric pieces of :func:`mode_trajectories`: ``G(u, om)`` (om = |1 - u| passed separately, accurate near 1),
+    ``h(u) = g u (1 - u)`` (dt/dz / C), ``g(u)``, ``C(lam, rho)``, ``s*(rho)``."""
+    C, g = hitting_integrand(objective, depth)
+    G = hitting_antiderivative(objective, depth)
+    om = sp.Dummy("om", positive=True)
+    G_om = G.subs(sp.Abs(1 - u), om).subs(sp.Abs(u - 1), om)
+    if G_om.has(sp.Abs) or G_om.has(sp.I):
+        raise RuntimeError(f"{objective}, depth {depth}: the antiderivative keeps Abs or I: {G_om}")
+    h = sp.cancel(g * u * (1 - u))
+    s_star = _layer_fixed_point(objective, depth)
+    return (sp.lambdify((u, om), G_om, "numpy"), sp.lambdify(u, h, "numpy"), sp.lambdify(u, g, "numpy"),
+            sp.lambdify((lam, rho), C, "numpy"), sp.lambdify(rho, s_star, "numpy"))
+
+
+def _u_of_z(z: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(u, |1 - u|)`` from the inversion coordinate: ``u = expit(z)`` below the fixed point, ``u = 1/(1 - e^{-z})``
+    above it (``z > 0``); both keep ``|1 - u|`` to full relative precision."""
+    with np.errstate(over="ignore"):
+        u_below = 1.0 / (1.0 + np.exp(-z))  # expit(z), each of u and 1 - u from its own formula: no cancellation
+        om_below = 1.0 / (1.0 + np.exp(z))
+        om_above = 1.0 / np.expm1(np.where(above, z, 1.0))  # u - 1 for u = 1/(1 - e^{-z})
+    om = np.where(above, om_above, om_below)
+    return np.where(above, 1.0 + om, u_below), om
+
+
+def mode_trajectories(objective: Objective, depth: int, lam, rho, eps, ts, *, time_scale=1) -> np.ndarray:
+    r"""Encoder modes :math:`\bar w(t) = s(t)^L` of balanced aligned deep linear JEPA / MAE from
+    :math:`\bar w(0) = \epsilon`, in closed form up to a scalar root find, for many modes and times at once.
+
+    Each mode follows the scalar autonomous separable ODE :math:`\dot s` of :func:`layer_ode` (the paper's
+    eqs. (7)/(8) for :math:`\bar w`). With :math:`u = s/s^*` (:math:`s^*` the layer fixed point) it splits as
+    :math:`dt = C(\lambda,\rho)\,g(u)\,du` (:func:`hitting_integrand`), so with the antiderivative
+    :math:`G` of :func:`hitting_antiderivative` (derived here from the model) and :math:`u_0 = \epsilon^{1/L}/s^*`,
+
+    .. math:: t(u) = C\,\big(G(u) - G(u_0)\big),
+
+    strictly monotone from :math:`u_0` towards 1 (from below when :math:`\epsilon < \bar w^*`, from above when
+    :math:`\epsilon > \bar w^*`; :math:`\bar w \equiv \bar w^*` when they are equal). The map is inverted at every
+    (mode, time) at once by a vectorised safeguarded Newton iteration in :math:`z = \ln|u/(1-u)|`, where
+    :math:`dt/dz = C\,g(u)\,u(1-u) > 0` is bounded and smooth: :math:`t(z)` saturates in the early phase
+    (polynomial blow-up-like) and is asymptotically linear in the late phase (exponential relaxation); :math:`u` and
+    :math:`1-u` are each computed from :math:`z` by their own formula, so neither loses digits. A table of
+    :math:`t` on 48 points of :math:`z` per mode gives each target a bracket and a linear starting guess;
+    a Newton step that leaves the bracket is replaced by bisection; once a Newton step is below 1e-10 (1 + |z|),
+    one more step is taken (quadratic convergence: the error is then at the rounding level of :math:`t(z)`).
+    Near the start, :math:`|u-u_0| \le 0.2\min(u_0, |1-u_0|)`, the difference :math:`G(u) - G(u_0)` cancels
+    (at :math:`\epsilon = 10^{-8}`, :math:`L = 1` it kept no correct digit of :math:`t` at :math:`t = 10^{-10}`);
+    there :math:`t` is computed in difference form, :math:`C\int_{u_0}^u g` by 12-point Gauss-Legendre quadrature
+    (every pole of :math:`g` is at least 5 interval widths away: error far below 1e-16), so the root find sees
+    :math:`t` to full relative precision at every time. :math:`t = 0` gives :math:`\epsilon` exactly; times past
+    :math:`t(z = 40)` (where :math:`|1 - u| < 10^{-17}`, so :math:`u` rounds to 1) give :math:`\bar w^*`.
+    Measured accuracy: relative error of :math:`\bar w` at most 4e-15 against a 40-digit mpmath inversion of the
+    same :math:`t(u)` (depths 1, 2, 3, 5, 8; :math:`\epsilon` from 1e-8 to above :math:`\bar w^*`; :math:`t` from
+    1e-10 to 3000); against scipy Radau (rtol 1e-12) and diffrax (rtol 1e-9), their own tolerances (tests). In the
+    steep rise of deep modes the map :math:`t \mapsto \bar w` itself is ill-conditioned (condition number
+    :math:`\kappa = t\dot{\bar w}/\bar w` up to ~3e6 at :math:`L = 8`, :math:`\epsilon = 10^{-3}`): the result is then
+    exact for a time within a few ulp of :math:`t` (relative error ~:math:`\kappa\cdot 10^{-16}`; 6e-10 measured
+    there), and the iteration stops where the residual reaches the rounding level of :math:`t(z)`.
+
+    Args:
+        objective: ``"jepa"`` or ``"mae"``.
+        depth: encoder depth :math:`L`, int in ``1..SYMBOLIC_DEPTH`` (the exact symbolic antiderivative).
+        lam: :math:`\lambda > 0` per mode (scalar or 1-D array).
+        rho: :math:`\rho > 0` per mode (scalar or 1-D array of the same length as ``lam``).
+        eps: initial encoder mode :math:`\bar w(0) > 0` (shared by every mode).
+        ts: 1-D array of times :math:`\ge 0` (any order).
+        time_scale: ``1`` or ``"L"`` (times in units where every time is multiplied by ``L``).
+
+    Returns:
+        float64 array ``(n_modes, len(ts))`` of :math:`\bar w`.
+
+    Raises:
+        TypeError: an argument of the wrong type (names it).
+        ValueError: bad objective, depth outside ``1..SYMBOLIC_DEPTH`` (deeper encoders: integrate the ODE,
+            e.g. ``sims.substrate.ode.jepa_mode_trajectories(..., method="ode")``), non-positive or non-finite
+            ``lam``/``rho``/``eps``, negative ``ts``, mismatched lengths, or parameters whose time constant,
+            fixed point or :math:`G(u_0)` leave the float64 range.
+        ArithmeticError: a non-finite result or an iteration that did not converge (names objective, depth and
+            the mode and time).
+    """
+    _check_objective(objective)
+    d = _check_depth(depth)
+    if d > SYMBOLIC_DEPTH:
+        raise ValueError(f"depth must be <= SYMBOLIC_DEPTH = {SYMBOLIC_DEPTH} for the closed form, got {depth!r}; "
+                         "integrate the per-mode ODE instead")
+    lam_a = V.array("lam", lam, ndim=(0, 1))
+    rho_a = V.array("rho", rho, ndim=(0, 1))
+    eps_f = V.real("eps", eps, low=0.0, low_open=True)
+    t_a = V.array("ts", ts, ndim=1)
+    factor = _time_factor(time_scale, d)
+    lam_a, rho_a = np.atleast_1d(lam_a), np.atleast_1d(rho_a)
+    if lam_a.shape != rho_a.shape:
+        raise ValueError(f"lam and rho must have the same length, got {lam_a.size} and {rho_a.size}")
+    for name, a in (("lam", lam_a), ("rho", rho_a)):
+        if np.any(a <= 0):
+            i = int(np.argmax(a <= 0))
+            raise ValueError(f"{name} must be > 0 (a mode with {name} <= 0 never grows), got {name}[{i}] = {a[i]!r}")
+    if np.any(t_a < 0):
+        raise ValueError(f"ts must be >= 0 (times after the start), got {t_a[int(np.argmax(t_a < 0))]!r}")
+    f_G, f_h, f_g, f_C, f_s = _trajectory_parts(objective, d)
+    with np.errstate(all="ignore"):
+        s_star = np.broadcast_to(np.asarray(f_s(rho_a), dtype=float), rho_a.shape)
+        Cv = np.broadcast_to(np.asarray(f_C(lam_a, rho_a), dtype=float), rho_a.shape) * factor
+        u0 = eps_f ** (1.0 / d) / s_star
+        om0 = np.abs(s_star - eps_f ** (1.0 / d)) / s_star
+        above = eps_f ** (1.0 / d) > s_star  # from the unrounded comparison (u0 itself may round to 1)
+        at = om0 == 0.0
+        G0 = f_G(u0, np.where(at, 1.0, om0))
+    for name, val, zero_ok in (("rho (fixed point s*)", s_star, False), ("lam, rho (time constant C)", Cv, False),
+                               ("eps (G(u0))", G0, True)):
+        bad = ~np.isfinite(val) | ((val == 0) & (not zero_ok))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"mode_trajectories: {name} is {val[i]!r} for mode {i} (lam={lam_a[i]!r}, rho={rho_a[i]!r}, "
+                             f"eps={eps!r}), outside the float64 range")
+    n, T = lam_a.size, t_a.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        z0 = np.log(u0) - np.log(np.where(at, 1.0, om0))  # z = ln|u/(1-u)| in both regimes
+
+    def t_of(z, idx):
+        """t(z) for the (flattened) modes ``idx``: closed form, or Gauss-Legendre near the start."""
+        ab = above[idx]
+        uu, om = _u_of_z(z, ab)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            Gu = f_G(uu, om)
+            out = Cv[idx] * (Gu - G0[idx])
+            noise = _ROUNDING * Cv[idx] * (np.abs(Gu) + np.abs(G0[idx]))  # the rounding level of the difference
+            near = np.abs(uu - u0[idx]) <= _NEAR * np.minimum(u0[idx], om0[idx])
+            if near.any():
+                a, b = u0[idx][near], uu[near]
+                nodes = a[:, None] + (b - a)[:, None] * _GL_NODES[None, :]
+                out[near] = Cv[idx][near] * (b - a) * (f_g(nodes) @ _GL_WEIGHTS)
+                noise[near] = _ROUNDING * np.abs(out[near])
+        return out, uu, noise
+
+    # per-mode table of t on a z grid (denser near z0: the early phase saturates on the scale 1/(2L-1) in z)
+    J = 48
+    frac = np.linspace(0.0, 1.0, J) ** 2
+    zg = z0[:, None] + (_Z_MAX - z0)[:, None] * frac[None, :]
+    zg[:, 0] = z0
+    mode_idx = np.repeat(np.arange(n), J)
+    tg = t_of(zg.ravel(), mode_idx)[0]
+    tg = tg.reshape(n, J)
+    tg[:, 0] = 0.0
+    tg[at] = 0.0  # a mode started at its fixed point stays there: its table is not used
+    if not np.all(np.isfinite(tg)):
+        i = int(np.argmax(~np.all(np.isfinite(tg), axis=1)))
+        raise ArithmeticError(f"mode_trajectories: non-finite t(u) table for {objective}, L={d}, mode {i} "
+                              f"(lam={lam_a[i]!r}, rho={rho_a[i]!r}, eps={eps!r})")
+    tg = np.maximum.accumulate(tg, axis=1)  # t is increasing in z; rounding near z0 cannot reorder the bracket
+    target = np.broadcast_to(t_a[None, :], (n, T))
+    k = np.empty((n, T), dtype=np.int64)  # bracket [zg[k], zg[k+1]]; modes in chunks: memory (chunk, T, J) <= 16 MB
+    step = max(1, (1 << 24) // max(1, T * J))
+    for a in range(0, n, step):
+        k[a:a + step] = (tg[a:a + step, None, :] <= target[a:a + step, :, None]).sum(axis=2) - 1
+    u = np.broadcast_to(u0[:, None], (n, T)).copy()
+    past = (k >= J - 1) | at[:, None]
+    active = ~past & (target > 0)
+    ii, tt = np.nonzero(active)
+    kk = k[ii, tt]
+    lo, hi = zg[ii, kk], zg[ii, kk + 1]
+    t_lo, t_hi = tg[ii, kk], tg[ii, kk + 1]
+    tgt = target[ii, tt]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zc = lo + (hi - lo) * np.clip((tgt - t_lo) / (t_hi - t_lo), 0.0, 1.0)
+    zc = np.where(np.isfinite(zc), zc, 0.5 * (lo + hi))
+    todo = np.arange(ii.size)
+    uc = np.empty(ii.size)
+    last = np.zeros(ii.size, dtype=bool)
+    for _ in range(200):
+        if todo.size == 0:
+            break
+        m = ii[todo]
+        zt = zc[todo]
+        tval, uu, noise = t_of(zt, m)
+        F = tval - tgt[todo]
+        dF = Cv[m] * f_h(uu)
+        lo[todo] = np.where(F < 0, zt, lo[todo])
+        hi[todo] = np.where(F > 0, zt, hi[todo])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zn = zt - F / dF
+        bad = ~np.isfinite(zn) | (zn < lo[todo]) | (zn > hi[todo])
+        # outside the bracket: bisect, except on the final step (a step below the rounding of z keeps z)
+        zn = np.where(bad, np.where(last[todo], zt, 0.5 * (lo[todo] + hi[todo])), zn)
+        # a Newton step below 1e-10 (1 + |z|) leaves an error ~1e-18 after one more step (quadratic convergence): take that
+        # step and stop, so that no tolerance has to sit at the rounding level of F
+        small = ~bad & (np.abs(zn - zt) <= 1e-10 * (1.0 + np.abs(zt)))  # a Newton step, not a bisection
+        # or stop where the residual is at the rounding level of t(z) (steps there are noise: the ill-conditioned rise
+        # of deep modes, where t is the difference of two large G values)
+        done = last[todo] | (np.abs(F) <= noise) | (hi[todo] - lo[todo] <= 4e-16 * (1.0 + np.abs(zt)))
+        last[todo] = small
+        zc[todo] = zn
+        keep = ~done
+        fin = todo[done]
+        uc[fin] = _u_of_z(zc[fin], above[ii[fin]])[0]
+        todo = todo[keep]
+    if todo.size:
+        j = todo[0]
+        raise ArithmeticError(f"mode_trajectories: the root find did not converge for {objective}, L={d}, mode {ii[j]} "
+                              f"(lam={lam_a[ii[j]]!r}, rho={rho_a[ii[j]]!r}), t={tgt[j]!r}")
+    u[ii, tt] = uc
+    u[past] = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = (s_star[:, None] * u) ** d
+    w[:, t_a == 0] = eps_f
+    if not np.all(np.isfinite(w)):
+        i, j = (int(x) for x in np.argwhere(~np.isfinite(w))[0])
+        raise ArithmeticError(f"mode_trajectories: non-finite mode for {objective}, L={d}, mode {i} (lam={lam_a[i]!r}, "
+                              f"rho={rho_a[i]!r}, eps={eps!r}) at t={t_a[j]!r}")
+    return w
