@@ -1164,7 +1164,7 @@ class LidarExperiment(Experiment):
             for col, obj in zip((c[0], c[1]), ("jepa", "mae")):
                 r = dl[obj]
                 m = np.asarray(r[key])
-                ax.plot(r["t"], r["theory"][key], ":", color=col, label=obj.upper())  # from the per-mode ODE (its closed-form solution)
+                ax.plot(r["t"], r["theory"][key], ":", color=col, label=obj.upper())  # per-mode ODE, closed form
                 P.theory_and_experiment(ax, r["t"], None, exp_mean=m.mean(0), exp_lo=m.min(0), exp_hi=m.max(0), color=col)
             ax.set_xscale("symlog", linthresh=1.0)  # MAE learns in t ~ 10, JEPA in t ~ 1000
             ax.set_xlabel("gradient-flow time t (symlog)")
