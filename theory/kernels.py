@@ -276,9 +276,10 @@ def _mlp_kernels(x1, x2, activations, w_var, b_var, get_ntk, names=("x1", "x2"),
     for i, a in enumerate(acts):
         _check_activation(a, act_name or f"activations[{i}]")
     d_in = x1.shape[1]
-    gram = (x1 @ x2.T) / d_in  # one BLAS call (per-block matmuls would oversubscribe BLAS threads)
-    v1 = np.einsum("ij,ij->i", x1, x1) / d_in
-    v2 = np.einsum("ij,ij->i", x2, x2) / d_in
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow reaches the kernel, which is checked below
+        gram = (x1 @ x2.T) / d_in  # one BLAS call (per-block matmuls would oversubscribe BLAS threads)
+        v1 = np.einsum("ij,ij->i", x1, x1) / d_in
+        v2 = np.einsum("ij,ij->i", x2, x2) / d_in
     n1 = x1.shape[0]
     if n1 * x2.shape[0] <= _BLOCK_ELEMS:
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
