@@ -45,8 +45,8 @@ per-feature theory's (which holds for aligned, balanced weights, where each feat
 ratio t*(A)/t*(B) is larger for JEPA than for MAE at both depths, as predicted (JEPA inf / 1.95, MAE 0.59 / 0.40;
 theory 0.71 / 0.88 against 0.61 / 0.66). Learning times against the theory at each seed's own start: seed-median
 ratio off by 30% (MAE, depth 1), 104% (MAE, depth 2), 61% (JEPA, depth 2) and unbounded for JEPA's A at depth 1.
-The default scale took 330 s of CPU time in all (about 90 s for the full networks), measured with the machine
-shared by several jobs (load ~25 on 2 cores).
+The whole default run: 80 s cold (27 s of it compiling) beside another experiment in the 2-process report on the
+2-core machine (measured 2026-12-02).
 
 **Temporal (dynamic) model**, derived here (:func:`theory.jepa.temporal_features`; the paper's dynamic model
 was not available): x = z_t, y = z_{t+1} with each feature a stationary AR(1) process of persistence gamma and

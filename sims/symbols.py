@@ -42,11 +42,9 @@ transformer differs from the paper's bidirectional ViT-style blocks; with the CL
 and +b I transformers (+a I, +b I together only in the paper preset: no default claim reads it); MLPs at
 n in {64, 256, 1024}; last-layer features of width 128; copy with d in {32, 64, 128}, n = 64..1024 (plain) and
 n in {4, 16} (+b I), one layer, 400 steps, 2 seeds. Five compilations of vmapped training loops (regression, MLPs,
-copy at three d) take a large share of the time. CPU time (user + system) on the shared 2-core machine: 253 s under
-load ~20 (30 min of wall time) and 238 s under load ~10 (455 s of wall time, of which 177 s compiling 80 XLA
-programs: compilation, not training, is the largest cost), against about 230-300 s before the current grid (the
-components measured one by one under load ~20: theory 1 s, last layer 11 s, MLPs 17 s, copy 27 + 34 + 53 s,
-regression 84 s); still over the 180 s target. The steps are not cut: the regression test MSE still
+copy at three d) take a large share of the time: the whole default run took 135 s cold (58 s of it compiling)
+beside another experiment in the 2-process report on the 2-core machine (2026-12-02), under the 180 s budget.
+The steps are not cut: the regression test MSE still
 falls between steps 400 and 600 at n = 4096 (plain 0.12 -> 0.07, +b I 0.13 -> 0.09; the +a I and n <= 512 curves are
 flat from step 300), and the copy errors of the plain model still fall between steps 240 and 400 (e.g. d = 128,
 n = 512: 0.44 -> 0.34), so fewer steps would move n* and the sample ratios. ``paper``: adds same/different and

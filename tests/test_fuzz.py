@@ -700,14 +700,6 @@ def tally(modules: list[str] | None = None) -> dict[str, dict[str, int]]:
     return counts
 
 
-if __name__ == "__main__":
-    t0 = time.time()
-    for mod, c in tally(sys.argv[1:] or None).items():
-        print(mod, c, flush=True)
-    print(f"{len(FUNCTIONS)} public functions, {time.time() - t0:.0f} s")
-    _ = math
-
-
 def test_mode_model_accepts_numpy_integer_sizes():
     """Issue 17: ``ModeModel.balanced_flow(sizes={'enc': np.int64(2), ...})`` raised TypeError (a valid size rejected);
     the class methods are not reached by the function fuzzing above, so this case is checked here. Same expression
@@ -720,3 +712,12 @@ def test_mode_model_accepts_numpy_integer_sizes():
                                                                                            jepa.w)
     with pytest.raises(TypeError, match="sizes"):
         m.balanced_flow([("enc", 2)])
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    for mod, c in tally(sys.argv[1:] or None).items():
+        print(mod, c, flush=True)
+    print(f"{len(FUNCTIONS)} public functions, {time.time() - t0:.0f} s")
+    _ = math
+
