@@ -726,7 +726,7 @@ class LidarExperiment(Experiment):
         "deep_linear": (
             "(a) RankMe and (b), (c) LiDAR with two regularisers delta along the training of deep linear JEPA (blue) and "
             "MAE (orange) networks, against gradient-flow time (symmetric log axis). Dotted: predicted from the "
-            "per-feature learning equations, integrated numerically; dashed with open markers: trained networks, mean "
+            "per-feature learning equations (their exact solution); dashed with open markers: trained networks, mean "
             "over seeds, band from the lowest to the highest seed. With the tiny delta of (c) LiDAR stays at the LiDAR "
             "of the raw views (each seed's own, which the band spans), as invariance under invertible linear maps "
             "requires; the dotted line is the population value."),
@@ -1170,7 +1170,7 @@ class LidarExperiment(Experiment):
             ax.set_xlabel("gradient-flow time t (symlog)")
             ax.set_ylabel(lab)
             ax.set_title(f"({letter}) {lab}")
-            P.line_keys(ax, "ode", "trained", labels={"ode": "predicted from the ODE (numerical)"})
+            P.line_keys(ax, "ode", "trained", labels={"ode": "predicted from the per-mode ODE (exact solution)"})
             P.legend(ax, theory_experiment=False, fontsize=6)
         paths.append(P.save(fig, outdir, "deep_linear"))
         return paths
