@@ -12,7 +12,7 @@ import sympy as sp
 from proofs import Proof, Step, check_proof, check_step
 from sims.substrate.networks import deep_linear_init, deep_linear_product
 from sims.substrate.ode import ODEError, solve, solve_batch
-from sims.substrate.train import DivergenceError, fit, fit_reference
+from sims.substrate.train import DivergenceError, fit, fit_reference, minibatches
 from theory.deeplinear import ModeModel, s
 
 
@@ -89,6 +89,48 @@ def test_fit_vmapped_equals_per_seed():
     for i in range(3):
         one = fit(loss, {"w": p0["w"][i]}, optax.adam(0.05), steps=40, data=data, record_every=20, record_fn=lambda p: p["w"])
         assert np.allclose(out.records[i], one.records, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed_batch", [1, 2, 5])
+def test_fit_seed_groups_equal_per_seed(seed_batch):
+    # 5 seeds in groups of 1, 2 (the last group smaller) or all at once: each seed's run must equal its own
+    # unbatched run, with a fixed batch and with a sampled one (keys per seed); same float64 updates: 1e-10
+    data, loss = _lsq()
+    S = 5
+    keys = jax.random.split(jax.random.PRNGKey(1), S)
+    p0 = {"w": jax.random.normal(jax.random.PRNGKey(2), (S, 3))}
+    batch = jax.tree_util.tree_map(lambda a: jnp.stack([a * (1 + 0.1 * i) for i in range(S)]), data)
+    out = fit(loss, p0, optax.adam(0.05), steps=40, data=batch, key=keys, record_every=20, record_fn=lambda p: p["w"],
+              batched=True, seed_batch=seed_batch)
+    sampler = minibatches(data, 8)
+    out_s = fit(loss, p0, optax.sgd(0.05), steps=40, data=sampler, key=keys, record_every=20, batched=True,
+                seed_batch=seed_batch)
+    for i in range(S):
+        one_data = jax.tree_util.tree_map(lambda a: a[i], batch)
+        one = fit(loss, {"w": p0["w"][i]}, optax.adam(0.05), steps=40, data=one_data, record_every=20,
+                  record_fn=lambda p: p["w"])
+        assert np.allclose(out.records[i], one.records, atol=1e-10) and np.allclose(out.losses[i], one.losses, atol=1e-10)
+        one_s = fit(loss, {"w": p0["w"][i]}, optax.sgd(0.05), steps=40, data=sampler, key=keys[i], record_every=20)
+        assert np.allclose(out_s.losses[i], one_s.losses, atol=1e-10)
+
+
+def test_fit_seed_groups_divergence_and_bad_input():
+    data, loss = _lsq()
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    # the third seed's inputs are 10x larger: curvature ~100, so sgd(0.1) diverges there only; it sits in the
+    # second group of two
+    batch = jax.tree_util.tree_map(lambda a: jnp.stack([a, a, 10 * a]), data)
+    p0 = {"w": jnp.zeros((3, 3))}
+    with pytest.raises(DivergenceError) as e:
+        fit(loss, p0, optax.sgd(0.1), steps=400, data=batch, key=keys, record_every=10, batched=True, seed_batch=2)
+    with pytest.raises(DivergenceError) as e_all:
+        fit(loss, p0, optax.sgd(0.1), steps=400, data=batch, key=keys, record_every=10, batched=True)
+    # grouping changes nothing about which seed diverges or when (the all-at-once run is the reference)
+    assert e.value.seed_index == e_all.value.seed_index == 2 and e.value.step == e_all.value.step
+    with pytest.raises(ValueError, match="seed_batch"):
+        fit(loss, {"w": jnp.zeros(3)}, optax.sgd(0.1), steps=10, data=data, seed_batch=2)
+    with pytest.raises(ValueError, match="seed_batch"):
+        fit(loss, p0, optax.sgd(0.1), steps=10, data=batch, key=keys, batched=True, seed_batch=0)
 
 
 def test_fit_gradient_flow_limit():

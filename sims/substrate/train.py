@@ -271,7 +271,7 @@ def _programs(fns: tuple, flags: tuple, lift: bool = True) -> tuple[dict, list, 
     if progs is not None:
         _PROGRAMS.move_to_end(key)
         return progs, leaves, key
-    record_every, sampled, has_aux, record_opt_state, batched = flags
+    record_every, sampled, has_aux, record_opt_state, batched, seed_batch = flags
 
     def pieces(consts):
         loss_fn, optimizer, record_fn, sampler = _build(node, iter(consts))
@@ -281,7 +281,10 @@ def _programs(fns: tuple, flags: tuple, lift: bool = True) -> tuple[dict, list, 
             # if_array(0): equinox modules also carry non-array leaves (activation functions), broadcast unbatched
             data_axis = None if sampled else 0
             init = eqx.filter_vmap(init, in_axes=(0, 0))
-            advance = eqx.filter_vmap(advance, in_axes=(0, eqx.if_array(0), data_axis, None))
+            if seed_batch is None:
+                advance = eqx.filter_vmap(advance, in_axes=(0, eqx.if_array(0), data_axis, None))
+            else:
+                advance = _seed_map(advance, seed_batch, sampled)
             final = eqx.filter_vmap(final, in_axes=(0, eqx.if_array(0), data_axis))
         return init, advance, final, sampler
 
@@ -308,6 +311,25 @@ def _programs(fns: tuple, flags: tuple, lift: bool = True) -> tuple[dict, list, 
     while len(_PROGRAMS) > _MAX_PROGRAMS:
         _PROGRAMS.popitem(last=False)
     return progs, leaves, key
+
+
+def _seed_map(advance, seed_batch: int, sampled: bool):
+    """``advance`` over the leading seed axis as ``lax.map`` of ``vmap``-ed groups of ``seed_batch`` seeds (the
+    seeds' whole record chunks run group after group) instead of one ``vmap`` over every seed."""
+
+    def mapped(carry, static, data, js):
+        dyn_c, st_c = eqx.partition(carry, eqx.is_array)
+        dyn_s, st_s = eqx.partition(static, eqx.is_array)
+        dyn_d, st_d = eqx.partition(data, eqx.is_array) if not sampled else (None, data)
+
+        def one(xs):
+            c, s, d = xs
+            return advance(eqx.combine(c, st_c), eqx.combine(s, st_s), eqx.combine(d, st_d) if not sampled else st_d, js)
+
+        carry, hist = jax.lax.map(one, (dyn_c, dyn_s, dyn_d), batch_size=seed_batch)
+        return carry, hist
+
+    return mapped
 
 
 # ------------------------------------------------------------------------------------------------ checkpoints
@@ -376,6 +398,7 @@ def fit(
     record_every: int = 1,
     record_fn: Callable[..., PyTree] | None = None,
     batched: bool = False,
+    seed_batch: int | None = None,
     has_aux: bool = False,
     record_opt_state: bool = False,
     progress: bool | str = False,
@@ -400,6 +423,11 @@ def fit(
             ``record_opt_state`` (``opt_state`` is the optax state of the inexact arrays of ``params``, e.g.
             ``opt_state[0].mu`` for ``optax.adam``; non-array leaves are ``None`` there). Default: nothing.
         batched: ``vmap`` over a leading seed axis of ``params``, ``data`` (if an array batch) and ``key``.
+        seed_batch: with ``batched``, train the seeds in groups of this many (``lax.map`` over groups, each group
+            ``vmap``-ed; the last group may be smaller) instead of all at once. The updates are the same; what
+            changes is the memory each step touches. For memory-bound models (a wide layer on a narrow input)
+            a group that stays in cache is faster on a CPU: the bottleneck experiment's width-16384 heads,
+            24 draws, 79 ms a step one draw at a time against 107 ms all at once (2-core machine, 2026-12-02).
         has_aux: ``loss_fn`` returns ``(loss, aux)``; ``aux`` is recorded like ``records``.
         record_opt_state: call ``record_fn(params, opt_state)`` instead of ``record_fn(params)``.
         progress: show a tqdm bar (a string is its description); runs the scan in chunks from the host.
@@ -421,7 +449,7 @@ def fit(
     """
     _validate(steps, record_every)
     steps, record_every = int(steps), int(record_every)
-    for name, v in (("chunk", chunk), ("checkpoint_every", checkpoint_every)):
+    for name, v in (("chunk", chunk), ("checkpoint_every", checkpoint_every), ("seed_batch", seed_batch)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     sampled = callable(data) and not isinstance(data, eqx.Module)
@@ -437,7 +465,10 @@ def fit(
     rax = 1 if batched else 0  # the record axis of losses/records/aux
     chunked = bool(progress) or chunk is not None or checkpoint_dir is not None
     fns = (loss_fn, optimizer, record_fn, data if sampled else None)
-    flags = (record_every, sampled, has_aux, bool(record_opt_state), bool(batched))
+    if seed_batch is not None and not batched:
+        raise ValueError(f"seed_batch={seed_batch!r} needs batched=True (it groups the leading seed axis)")
+    flags = (record_every, sampled, has_aux, bool(record_opt_state), bool(batched),
+             None if seed_batch is None else int(seed_batch))
     arg_data = None if sampled else data
     progs, consts, pkey = _programs(fns, flags)
     while True:
