@@ -659,3 +659,19 @@ def test_report_workers_share_the_blas_threads():
             "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == str([max(1, (os.cpu_count() or 1) // 2)])
+
+
+def test_report_order_longest_first(tmp_path):
+    """A fresh report directory starts its experiments in the order of the cold-run hint (longest first); an earlier
+    run's own ``meta.json`` seconds override the hint; an unknown experiment without a run counts as short."""
+    import json
+
+    from sims.harness.report import _COLD_SECONDS_HINT, _previous_seconds
+
+    assert _previous_seconds(tmp_path / "bottleneck", "bottleneck") == _COLD_SECONDS_HINT["bottleneck"]
+    assert max(_COLD_SECONDS_HINT, key=_COLD_SECONDS_HINT.get) == "bottleneck"
+    assert _previous_seconds(tmp_path / "nothing", "nothing") == -1.0
+    (tmp_path / "bottleneck").mkdir()
+    (tmp_path / "bottleneck" / "meta.json").write_text(json.dumps({"seconds": 12.5}))
+    assert _previous_seconds(tmp_path / "bottleneck", "bottleneck") == 12.5
+    assert set(_COLD_SECONDS_HINT) == set(_experiment.registry()), "every experiment needs a hint (and no stale names)"

@@ -218,14 +218,22 @@ def _run_in_process(exp: Experiment, out: pathlib.Path, scale: str, seeds, progr
     return ("ok", rec)
 
 
-def _previous_seconds(run_dir: pathlib.Path) -> float:
-    """Wall seconds of an earlier run in ``run_dir`` (its ``meta.json``), or -1 when there is none."""
+# Cold default-scale seconds of each experiment in the 2-process report on the 2-core machine (2026-12-02): only
+# the order in which a fresh report directory starts its experiments (longest first, so that the last ones to
+# finish are short), never a result. An earlier run in the directory overrides it; a missing name counts as short.
+_COLD_SECONDS_HINT = {"bottleneck": 601.0, "autoencoder": 320.0, "rft": 167.0, "symbols": 135.0, "hyper_ut": 133.0,
+                      "lidar": 127.0, "locality": 95.0, "jepa": 80.0, "rasp_l": 67.0, "rft_class": 63.0, "slingshot": 62.0}
+
+
+def _previous_seconds(run_dir: pathlib.Path, name: str | None = None) -> float:
+    """Wall seconds of an earlier run in ``run_dir`` (its ``meta.json``); without one, the cold-run hint of the
+    experiment ``name`` (:data:`_COLD_SECONDS_HINT`), else -1."""
     import json
 
     try:
         return float(json.loads((run_dir / "meta.json").read_text())["seconds"])
     except (OSError, ValueError, KeyError, TypeError):
-        return -1.0
+        return _COLD_SECONDS_HINT.get(name, -1.0) if name is not None else -1.0
 
 
 def _write_report_parallel(out: pathlib.Path, exps: Sequence[Experiment], *, scale: str, seeds, progress: bool,
@@ -237,7 +245,8 @@ def _write_report_parallel(out: pathlib.Path, exps: Sequence[Experiment], *, sca
     import jax
 
     cache = jax.config.jax_compilation_cache_dir  # the setting of this process travels to the workers
-    order = sorted(range(len(exps)), key=lambda i: -_previous_seconds(out / exps[i].name))  # stable: ties keep names
+    # longest first (stable: ties keep names), so that the last experiments to finish are short ones
+    order = sorted(range(len(exps)), key=lambda i: -_previous_seconds(out / exps[i].name, exps[i].name))
     done: dict[int, ReportEntry] = {}
     workers = min(jobs, len(exps))
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
