@@ -52,16 +52,16 @@ At the large scale the same comparison measures feature learning: claim ``c-scal
 trained limit beats its own lazy model). Claim ``c-acceleration-needs-large-targets``: the speed-up grows with the
 target scale (paired by draw).
 
-Measured at the default configuration (a full ``sims run``, 24 draws, 500 steps, t = 50; 299 s cold on the idle
-2-core machine, 2026-12-02, 48 s of it compiling; the 24 limit draws train four at a time, 52 + 45 s for the two
-scales, then the conditional limit of the width-4096 networks, 31 + 23 s; over the 3-minute budget): scale 0.3, median speed-up 0.28 (95% interval 0.25-0.45; 10 of 24 draws never reach the level and
-are censored), predicted from the initial kernel 0.28 (ratio 1.03, interval 0.81-1.35): the bottleneck is
-*slower* with small targets, as its own initial kernel predicts; final test-loss ratio limit/NTK 2.36
-(1.99-2.82). Scale 6: speed-up 3.54 (3.31-3.83), 12.8x faster than its own lazy model (8.8-14.4), speed-up ratio
-large/small 12.5; test-loss ratio 1.26 (1.11-1.46): faster, but not better on held-out digits. At the quick scale
-(8 draws, 64 training inputs) the scale-6 test-loss ratio was 0.81 (0.71-0.95): the generalisation claim depends
-on the training-set size. The limit equations themselves are derived by sympy from the parametrisation in
-:mod:`theory.bottleneck_limit` and checked step by step in ``proofs.bottleneck``.
+Measured at the default configuration (a full ``sims run``, 24 draws, 500 steps, t = 50; 299 s cold on the idle 2-core
+machine, 2026-12-02, 48 s of it compiling; the 24 limit draws train four at a time, 52 + 45 s for the two scales, then
+the conditional limit of the width-4096 networks, 31 + 23 s; over the 3-minute budget): scale 0.3, median speed-up
+0.28 (95% interval 0.25-0.45; 10 of 24 draws never reach the level and are censored), predicted from the initial
+kernel 0.28 (ratio 1.03, interval 0.81-1.35): the bottleneck is *slower* with small targets, as its own initial kernel
+predicts; final test-loss ratio limit/NTK 2.36 (1.99-2.82). Scale 6: speed-up 3.54 (3.31-3.83), 12.8x faster than its
+own lazy model (8.8-14.4), speed-up ratio large/small 12.5; test-loss ratio 1.26 (1.11-1.46): faster, but not better
+on held-out digits. At the quick scale (8 draws, 64 training inputs) the scale-6 test-loss ratio was 0.81 (0.71-0.95):
+the generalisation claim depends on the training-set size. The limit equations themselves are derived by sympy from
+the parametrisation in :mod:`theory.bottleneck_limit` and checked step by step in ``proofs.bottleneck``.
 
 **Finite-to-limit design.** The limit is random at finite ``d`` (through :math:`h_0` and :math:`f_0`) and
 deterministic given them (the limit equation has no other randomness). Comparing finite networks with independent limit
