@@ -675,3 +675,22 @@ def test_report_order_longest_first(tmp_path):
     (tmp_path / "bottleneck" / "meta.json").write_text(json.dumps({"seconds": 12.5}))
     assert _previous_seconds(tmp_path / "bottleneck", "bottleneck") == 12.5
     assert set(_COLD_SECONDS_HINT) == set(_experiment.registry()), "every experiment needs a hint (and no stale names)"
+
+
+def test_bench_experiment_row_flags_the_budget(monkeypatch):
+    """The bench's experiment row says when a default-scale cold run is over the 3-minute budget (and not otherwise).
+    The two ``python -m sims run`` processes are replaced by a fake clock: cold 200 s, warm 20 s, then 100 s / 10 s."""
+    import subprocess
+    import types
+
+    from sims.harness import bench as _bench
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or types.SimpleNamespace(returncode=0))
+    for cold, warm, over in ((200.0, 20.0, True), (100.0, 10.0, False)):
+        clock = iter([0.0, cold, 0.0, warm])
+        monkeypatch.setattr(_bench, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+        row = _bench._experiment_time("toy", "default", echo=False)
+        assert (row.baseline_s, row.candidate_s) == (cold, warm)
+        assert ("OVER the budget by 20 s" in row.note) is over
+    assert [c[c.index("run") + 1] for c in calls] == ["toy"] * 4
