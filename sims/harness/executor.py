@@ -108,7 +108,7 @@ class ThreadExecutor(Executor):
     kernels running and a pool of two threads (a 2-core machine) both wait for a free thread forever. The
     ``autoencoder`` experiment (a vmapped ``eigvalsh`` in its record function) hangs this way with ``--workers 2``
     every time it was tried (3 of 3, gdb stacks in ``jax::ParallelBatchMap``); a small script of two threads each
-    running a scan with a batched ``eigvalsh`` hung in 1 of 6 tries. Processes do not share the pool: use
+    running a scan with a batched ``eigvalsh`` hung in 1 of 3 tries. Processes do not share the pool: use
     ``report --jobs`` or a Dask scheduler for parallel runs."""
 
     def __init__(self, workers: int):
