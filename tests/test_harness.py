@@ -25,6 +25,7 @@ from sims.harness.cli import main
 from sims.harness.executor import (
     DaskExecutor,
     LocalExecutor,
+    ProcessExecutor,
     ThreadExecutor,
     make_executor,
 )
@@ -310,6 +311,11 @@ def test_thread_and_dask_sweeps_equal_local_sweep(tmp_path, toys):
     local = ctx_at(tmp_path / "local").sweep(toy_fn, configs)
     with ThreadExecutor(2) as ex:
         threaded = ctx_at(tmp_path / "threads", executor=ex).sweep(toy_fn, configs)
+    # --workers 2: two spawned processes (fn and results pickled); the parent's FAIL flag is not seen there either
+    with make_executor(workers=2) as ex:
+        assert isinstance(ex, ProcessExecutor) and ex.description == "local, 2 processes"
+        spawned = ctx_at(tmp_path / "processes", executor=ex).sweep(toy_fn, configs)
+    assert same(local, spawned)
     # two worker processes: fn and results really cross process boundaries (pickled)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cl, \
             make_executor(cl.scheduler_address) as ex:
@@ -655,7 +661,7 @@ def test_report_workers_share_the_blas_threads():
     import subprocess
     import sys
 
-    code = ("from sims.harness.report import _share_cores; _share_cores(2); from threadpoolctl import threadpool_info; "
+    code = ("from sims.harness.executor import share_cores; share_cores(2); from threadpoolctl import threadpool_info; "
             "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == str([max(1, (os.cpu_count() or 1) // 2)])

@@ -46,10 +46,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
                    help="run sweeps on a dask.distributed scheduler, e.g. tcp://host:8786 "
                         "(needs the 'distributed' extra)")
     p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="run sweep configurations in N local threads (default: in-process, one at a time). Known "
-                        "defect: with jaxlib 0.10 on a 2-core machine the autoencoder hangs with --workers 2 (two "
-                        "programs with a batched eigvalsh wait on each other in XLA's thread pool); use --jobs "
-                        "(report) or --scheduler instead")
+                   help="run sweep configurations in N local processes (spawned; default: in-process, one at a "
+                        "time)")
     p.add_argument("--fresh", action="store_true", help="discard stored results of earlier (interrupted) runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or log lines")
     _add_cache_arg(p)

@@ -11,7 +11,11 @@ All three have the ``concurrent.futures`` shape the runner needs::
   :meth:`~LocalExecutor.as_completed` reaches it (or ``result()`` is asked for). JAX already uses every
   core inside one computation, and staying in-process keeps its compilation caches warm; running
   lazily lets the runner store each result before the next task starts.
-* :class:`ThreadExecutor`: a ``ThreadPoolExecutor`` (``workers > 1``), for functions that release the GIL.
+* :class:`ProcessExecutor` (``--workers N``, ``N > 1``): ``N`` spawned processes; functions and arguments must be
+  picklable (module-level functions), as for Dask. Each process limits its BLAS threads to its share of the cores
+  and uses this process's persistent compilation cache.
+* :class:`ThreadExecutor`: a ``ThreadPoolExecutor``, for functions that release the GIL. Not for JAX programs on
+  the CPU (a jaxlib deadlock, see the class); ``--workers`` used it before 2026-12-02.
 * :class:`DaskExecutor`: ``dask.distributed.Client(address)`` (``--scheduler ADDRESS``); functions and
   arguments must be picklable (module-level functions). Needs the ``distributed`` extra.
 """
@@ -22,7 +26,7 @@ import concurrent.futures as cf
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["Executor", "LocalExecutor", "ThreadExecutor", "DaskExecutor", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "ProcessExecutor", "ThreadExecutor", "DaskExecutor", "make_executor"]
 
 
 class Executor:
@@ -99,6 +103,65 @@ class LocalExecutor(Executor):
             yield f
 
 
+def share_cores(jobs: int) -> None:
+    """Limit this process's BLAS/LAPACK threads to its share of the cores when ``jobs`` processes run at once (the
+    initialiser of :class:`ProcessExecutor` and of the report's processes). With every core busy, multithreaded
+    OpenBLAS spins: ``numpy.linalg.eigh`` of a 384 x 384 matrix took 0.5-2.2 s with two other busy processes on
+    the 2-core machine against 0.06 s on one thread."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(max(1, (os.cpu_count() or 1) // jobs), user_api="blas")
+
+
+def _process_setup(jobs: int, cache: str | None) -> None:
+    share_cores(jobs)
+    if cache:
+        from .compilation import enable_compile_cache
+
+        enable_compile_cache(cache)
+
+
+class ProcessExecutor(Executor):
+    """A ``concurrent.futures.ProcessPoolExecutor`` of ``workers`` spawned processes (JAX does not survive a fork).
+
+    Functions and arguments cross the process boundary pickled: ``fn`` must be a module-level function (as for
+    :class:`DaskExecutor`). Each process limits its BLAS threads to its share of the cores (:func:`share_cores`)
+    and, with ``compile_cache``, uses the persistent compilation cache directory of this process, so a program
+    compiled by one worker is read by the others. Processes do not share XLA's thread pool, which threads do (see
+    :class:`ThreadExecutor`).
+
+    Raises:
+        ValueError: ``workers`` not a positive int.
+    """
+
+    def __init__(self, workers: int, *, compile_cache: bool = True):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"ProcessExecutor: workers must be a positive int, got {workers!r}")
+        import multiprocessing
+
+        cache = None
+        if compile_cache:
+            import jax
+
+            cache = jax.config.jax_compilation_cache_dir
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_process_setup, initargs=(workers, cache))
+        self.description = f"local, {workers} processes"
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> cf.Future:
+        if not callable(fn):
+            raise TypeError(f"submit: fn must be callable, got {type(fn).__name__}")
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def as_completed(self, futures: Iterable[cf.Future]) -> Iterator[cf.Future]:
+        return cf.as_completed(list(futures))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class ThreadExecutor(Executor):
     """A ``concurrent.futures.ThreadPoolExecutor`` with ``workers`` threads.
 
@@ -106,10 +169,10 @@ class ThreadExecutor(Executor):
     on the CPU. jaxlib 0.10's batched LAPACK kernels (e.g. ``eigvalsh`` of a stack of matrices, ``lapack_ssyevd_ffi``)
     split the batch over XLA's intra-op thread pool and block a pool thread until the parts finish; with two such
     kernels running and a pool of two threads (a 2-core machine) both wait for a free thread forever. The
-    ``autoencoder`` experiment (a vmapped ``eigvalsh`` in its record function) hangs this way with ``--workers 2``
-    every time it was tried (3 of 3, gdb stacks in ``jax::ParallelBatchMap``); a small script of two threads each
-    running a scan with a batched ``eigvalsh`` hung in 1 of 3 tries. Processes do not share the pool: use
-    ``report --jobs`` or a Dask scheduler for parallel runs."""
+    ``autoencoder`` experiment (a vmapped ``eigvalsh`` in its record function) hung this way in threads (the old
+    ``--workers 2``) every time it was tried (3 of 3, gdb stacks in ``jax::ParallelBatchMap``); a small script of two threads each
+    running a scan with a batched ``eigvalsh`` hung in 1 of 3 tries. Processes do not share the pool, so
+    ``--workers`` now means :class:`ProcessExecutor` (the autoencoder ran with ``--workers 2`` that way)."""
 
     def __init__(self, workers: int):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -191,13 +254,13 @@ def make_executor(scheduler: Any = None, workers: int | None = None, *, compile_
     Args:
         scheduler: ``None`` for local execution, or a Dask scheduler address (``"tcp://host:8786"``) or
             ``distributed.Client``.
-        workers: local threads; ``None`` or 1 runs in-process sequentially. Not allowed with ``scheduler``
-            (the cluster decides its workers).
-        compile_cache: for a Dask scheduler, turn on the persistent compilation cache on its workers
-            (local execution shares this process's setting).
+        workers: local processes (:class:`ProcessExecutor`); ``None`` or 1 runs in-process sequentially. Not
+            allowed with ``scheduler`` (the cluster decides its workers).
+        compile_cache: turn on the persistent compilation cache on the workers of a Dask scheduler; local
+            processes use this process's setting unless it is ``False``.
 
     Returns:
-        :class:`LocalExecutor`, :class:`ThreadExecutor` or :class:`DaskExecutor`.
+        :class:`LocalExecutor`, :class:`ProcessExecutor` or :class:`DaskExecutor`.
 
     Raises:
         ValueError: for ``workers`` not a positive int, or given together with ``scheduler``.
@@ -211,4 +274,4 @@ def make_executor(scheduler: Any = None, workers: int | None = None, *, compile_
         return DaskExecutor(scheduler, compile_cache=compile_cache)
     if workers is None or workers == 1:
         return LocalExecutor()
-    return ThreadExecutor(workers)
+    return ProcessExecutor(workers, compile_cache=compile_cache)

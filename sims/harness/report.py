@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .executor import Executor, make_executor
+from .executor import Executor, make_executor, share_cores
 from .experiment import SCALES, Claim, Experiment, registry
 from .runner import run_experiment
 from .store import atomic_write, now, write_json
@@ -188,15 +188,6 @@ def _entry(exp: Experiment, out: pathlib.Path, outcome: tuple) -> ReportEntry:
                        intro=exp.intro_paragraphs())
 
 
-def _share_cores(jobs: int) -> None:
-    """Worker initialiser of :func:`_write_report_parallel`: this process's BLAS/LAPACK threads limited to its share
-    of the cores. With every core busy, multithreaded OpenBLAS spins: ``numpy.linalg.eigh`` of a 384 x 384 matrix
-    took 0.5-2.2 s with two other busy processes on the 2-core machine against 0.06 s on one thread."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(max(1, (os.cpu_count() or 1) // jobs), user_api="blas")
-
-
 def _run_in_process(exp: Experiment, out: pathlib.Path, scale: str, seeds, progress: bool, fresh: bool,
                     cache: str | None) -> tuple:
     """Body of one process of :func:`_write_report_parallel`: one experiment, its outcome as :func:`_entry` reads it."""
@@ -250,7 +241,7 @@ def _write_report_parallel(out: pathlib.Path, exps: Sequence[Experiment], *, sca
     done: dict[int, ReportEntry] = {}
     workers = min(jobs, len(exps))
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_share_cores, initargs=(workers,)) as pool:
+                                initializer=share_cores, initargs=(workers,)) as pool:
         futures = {pool.submit(_run_in_process, exps[i], out, scale, seeds, progress, fresh, cache): i for i in order}
         for fut in cf.as_completed(futures):
             i = futures[fut]
