@@ -50,8 +50,8 @@ with orthogonal layers at gain 1 there is no greedy low-rank phase, so the paper
 downstream classification" is not reproduced by this reading of its recipe (a smaller initial scale would be
 the next thing to try). Full-flow collapse prediction at default: spread 0.198 predicted (12 Haar draws, bootstrap
 sd large) against 0.136 measured. The whole default run: 216 s cold on the idle 2-core machine (51 s of it
-compiling; linear AEs 69 s, full matrix flows 58 s, digits AEs 61 s), over the 3-minute budget (measured
-2026-12-02).
+compiling; linear AEs 69 s, full matrix flows 58 s, digits AEs 61 s), over the 3-minute budget; with
+``--workers 2`` (units in two processes) 151 s cold, the same claims (measured 2026-12-02).
 Measured per model: the effective rank of the latent code and
 the accuracy of logistic regression on its top principal coordinates at their own scale (not whitened:
 whitening resurrects directions 1e-6..1e-12 below the top that the AE does not use). The rank is still
