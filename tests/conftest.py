@@ -8,6 +8,6 @@ import os
 def pytest_configure(config):
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers and workers.isdigit() and int(workers) > 1:
-        from threadpoolctl import threadpool_limits
+        from sims.harness.executor import share_cores
 
-        threadpool_limits(max(1, (os.cpu_count() or 1) // int(workers)), user_api="blas")
+        share_cores(int(workers))

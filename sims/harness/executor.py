@@ -165,14 +165,15 @@ class ProcessExecutor(Executor):
 class ThreadExecutor(Executor):
     """A ``concurrent.futures.ThreadPoolExecutor`` with ``workers`` threads.
 
-    Known defect (found 2026-12-02, not fixed): JAX programs that run at the same time in two threads can deadlock
-    on the CPU. jaxlib 0.10's batched LAPACK kernels (e.g. ``eigvalsh`` of a stack of matrices, ``lapack_ssyevd_ffi``)
-    split the batch over XLA's intra-op thread pool and block a pool thread until the parts finish; with two such
-    kernels running and a pool of two threads (a 2-core machine) both wait for a free thread forever. The
-    ``autoencoder`` experiment (a vmapped ``eigvalsh`` in its record function) hung this way in threads (the old
-    ``--workers 2``) every time it was tried (3 of 3, gdb stacks in ``jax::ParallelBatchMap``); a small script of two threads each
-    running a scan with a batched ``eigvalsh`` hung in 1 of 3 tries. Processes do not share the pool, so
-    ``--workers`` now means :class:`ProcessExecutor` (the autoencoder ran with ``--workers 2`` that way)."""
+    Known defect (found 2026-12-02; in jaxlib, not fixable here): JAX programs that run at the same time in two
+    threads can deadlock on the CPU. jaxlib 0.10's batched LAPACK kernels (e.g. ``eigvalsh`` of a stack of matrices,
+    ``lapack_ssyevd_ffi``) split the batch over XLA's intra-op thread pool and block a pool thread until the parts
+    finish; with two such kernels running and a pool of two threads (a 2-core machine) both wait for a free thread
+    forever. The ``autoencoder`` experiment (a vmapped ``eigvalsh`` in its record function) hung this way in threads
+    (the old ``--workers 2``) every time it was tried (3 of 3, gdb stacks in ``jax::ParallelBatchMap``); a small
+    script of two threads each running a scan with a batched ``eigvalsh`` hung in 1 of 3 tries. Processes do not
+    share the pool, so ``--workers`` now means :class:`ProcessExecutor` (the autoencoder ran with ``--workers 2``
+    that way)."""
 
     def __init__(self, workers: int):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

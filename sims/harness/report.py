@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .executor import Executor, make_executor, share_cores
+from .executor import Executor, ProcessExecutor, make_executor
 from .experiment import SCALES, Claim, Experiment, registry
 from .runner import run_experiment
 from .store import atomic_write, now, write_json
@@ -188,15 +188,10 @@ def _entry(exp: Experiment, out: pathlib.Path, outcome: tuple) -> ReportEntry:
                        intro=exp.intro_paragraphs())
 
 
-def _run_in_process(exp: Experiment, out: pathlib.Path, scale: str, seeds, progress: bool, fresh: bool,
-                    cache: str | None) -> tuple:
+def _run_in_process(exp: Experiment, out: pathlib.Path, scale: str, seeds, progress: bool, fresh: bool) -> tuple:
     """Body of one process of :func:`_write_report_parallel`: one experiment, its outcome as :func:`_entry` reads it."""
     from . import runner
 
-    if cache:
-        from .compilation import enable_compile_cache
-
-        enable_compile_cache(cache)
     runner._BARS[0] = False  # several processes share the terminal: log lines, no progress bars
     t0 = time.perf_counter()
     try:
@@ -229,21 +224,14 @@ def _previous_seconds(run_dir: pathlib.Path, name: str | None = None) -> float:
 
 def _write_report_parallel(out: pathlib.Path, exps: Sequence[Experiment], *, scale: str, seeds, progress: bool,
                            fresh: bool, jobs: int) -> Report:
-    """:func:`write_report` with ``jobs`` processes (spawned: JAX does not survive a fork)."""
-    import concurrent.futures as cf
-    import multiprocessing
-
-    import jax
-
-    cache = jax.config.jax_compilation_cache_dir  # the setting of this process travels to the workers
+    """:func:`write_report` with ``jobs`` processes (:class:`~sims.harness.executor.ProcessExecutor`: spawned, each
+    with its share of the BLAS threads and this process's compilation cache)."""
     # longest first (stable: ties keep names), so that the last experiments to finish are short ones
     order = sorted(range(len(exps)), key=lambda i: -_previous_seconds(out / exps[i].name, exps[i].name))
     done: dict[int, ReportEntry] = {}
-    workers = min(jobs, len(exps))
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=share_cores, initargs=(workers,)) as pool:
-        futures = {pool.submit(_run_in_process, exps[i], out, scale, seeds, progress, fresh, cache): i for i in order}
-        for fut in cf.as_completed(futures):
+    with ProcessExecutor(min(jobs, len(exps))) as pool:
+        futures = {pool.submit(_run_in_process, exps[i], out, scale, seeds, progress, fresh): i for i in order}
+        for fut in pool.as_completed(futures):
             i = futures[fut]
             try:
                 outcome = fut.result()
